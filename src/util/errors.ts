@@ -1,0 +1,23 @@
+/**
+ * An error the user can act on: printed as one line on stderr (no stack), exit status 2
+ * unless another is given. Every bad input (missing store, unknown layer, broken chain, ...)
+ * is reported with one of these, naming the thing and what is wrong with it.
+ */
+export class UserError extends Error {
+  constructor(
+    message: string,
+    readonly exitCode: number = 2,
+  ) {
+    super(message);
+    this.name = 'UserError';
+  }
+}
+
+/** Exit statuses of design.md section 4. */
+export const EXIT = { clean: 0, corrupt: 1, failed: 2, inconclusive: 3 } as const;
+
+/** One line, whatever the error was: for messages that must never carry a stack. */
+export function oneLine(err: unknown): string {
+  const msg = err instanceof Error ? err.message : String(err);
+  return msg.replace(/\s*\n\s*/g, ' ').trim();
+}
