@@ -14,7 +14,11 @@ export type FileClass =
   | 'partial'
   | 'size-mismatch'
   | 'missing'
-  | 'extra';
+  | 'extra'
+  /** Added class: the entry is of another kind (a symlink or special file where a file was expected, ...). */
+  | 'type-mismatch'
+  /** Added class: both are symlinks, with different targets. */
+  | 'link-mismatch';
 
 /** Classes a region of a right-sized file can take. */
 export type RegionClass = 'match' | 'zeros' | 'directory-block' | 'foreign-text' | 'foreign-binary';

@@ -1,0 +1,69 @@
+// Byte-level predicates used by every classifier: all-zero, trailing NUL padding, text.
+
+const ZERO = Buffer.alloc(64 * 1024);
+
+/** True when every byte is NUL (memcmp against a zero page, so it runs at memory speed). */
+export function isAllZero(buf: Uint8Array): boolean {
+  for (let off = 0; off < buf.length; off += ZERO.length) {
+    const n = Math.min(ZERO.length, buf.length - off);
+    if (Buffer.compare(buf.subarray(off, off + n), ZERO.subarray(0, n)) !== 0) return false;
+  }
+  return true;
+}
+
+/** Length without the trailing NUL bytes (stale text is often followed by a block's zero tail). */
+export function lengthWithoutTrailingNul(buf: Uint8Array): number {
+  let end = buf.length;
+  while (end > 0 && buf[end - 1] === 0) end--;
+  return end;
+}
+
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+/**
+ * Text: valid UTF-8 (a multi-byte sequence cut by the end of the slice is tolerated) with no NUL
+ * and almost no control characters. Tabs, newlines, CR, FF, VT, backspace and ESC are allowed:
+ * text files do carry colour escapes, and the renderers escape them anyway.
+ * NUL padding after the text is the caller's business (see lengthWithoutTrailingNul).
+ */
+export function isText(buf: Uint8Array): boolean {
+  if (buf.length === 0) return false;
+  let controls = 0;
+  for (let i = 0; i < buf.length; i++) {
+    const b = buf[i]!;
+    if (b >= 0x20 && b !== 0x7f) continue;
+    if (b === 0) return false;
+    if (b === 0x09 || b === 0x0a || b === 0x0d || b === 0x0c || b === 0x0b || b === 0x08 || b === 0x1b) continue;
+    controls++;
+  }
+  if (controls * 100 > buf.length) return false;
+  return isUtf8Prefix(buf);
+}
+
+function isUtf8Prefix(buf: Uint8Array): boolean {
+  try {
+    utf8.decode(buf);
+    return true;
+  } catch {
+    // A slice may end inside a multi-byte character: drop up to 3 trailing continuation bytes.
+    for (let cut = 1; cut <= 3 && cut < buf.length; cut++) {
+      const lead = buf[buf.length - cut]!;
+      if ((lead & 0xc0) === 0xc0) {
+        try {
+          utf8.decode(buf.subarray(0, buf.length - cut));
+          return true;
+        } catch {
+          return false;
+        }
+      }
+      if ((lead & 0xc0) !== 0x80) return false;
+    }
+    return false;
+  }
+}
+
+/** Text with optional NUL padding after it; the padding alone is not text. */
+export function isPaddedText(buf: Uint8Array): boolean {
+  const end = lengthWithoutTrailingNul(buf);
+  return end > 0 && isText(buf.subarray(0, end));
+}

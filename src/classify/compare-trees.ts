@@ -1,0 +1,187 @@
+// Compare the tree found in a layer with the expected sources, file by file.
+
+import { createHash } from 'node:crypto';
+import type { FileReport, Provenance } from '../report/schema.js';
+import { classifyContent, DEFAULT_BLOCK_SIZE } from './content.js';
+import { decodeDirectoryBlock } from './directory-block.js';
+import { isAllZero } from './bytes.js';
+import type { ProvenanceIndex } from './provenance.js';
+import type { Tree, TreeEntry } from './tree.js';
+
+export interface CompareOptions {
+  blockSize?: number;
+  /** Candidates for the origin of stale bytes (expected sources, corpora, guest files). */
+  provenance?: ProvenanceIndex;
+  /** How many files are read at once. */
+  concurrency?: number;
+  onProgress?: (done: number, total: number) => void;
+}
+
+function sha256(buf: Uint8Array): string {
+  return createHash('sha256').update(buf).digest('hex');
+}
+
+function commonPrefix(a: Uint8Array, b: Uint8Array): number {
+  const n = Math.min(a.length, b.length);
+  let i = 0;
+  while (i + 4096 <= n && Buffer.compare(a.subarray(i, i + 4096), b.subarray(i, i + 4096)) === 0) i += 4096;
+  while (i < n && a[i] === b[i]) i++;
+  return i;
+}
+
+function base(path: string, kind: FileReport['kind']): FileReport {
+  return {
+    path,
+    class: 'match',
+    kind,
+    expectedSize: null,
+    actualSize: null,
+    expectedSha256: null,
+    actualSha256: null,
+    provenance: null,
+    regions: [],
+    detail: {},
+  };
+}
+
+async function compareFiles(e: TreeEntry, a: TreeEntry, opts: CompareOptions): Promise<FileReport> {
+  const r = base(e.path, 'file');
+  const [eb, ab] = await Promise.all([e.read(), a.read()]);
+  r.expectedSize = eb.length;
+  r.actualSize = ab.length;
+  r.expectedSha256 = sha256(eb);
+  r.actualSha256 = sha256(ab);
+  if (eb.length !== ab.length) {
+    const common = commonPrefix(eb, ab);
+    r.class = 'size-mismatch';
+    r.detail = {
+      commonPrefixBytes: common,
+      truncated: ab.length < eb.length && common === ab.length,
+      overlong: ab.length > eb.length && common === eb.length,
+    };
+    return r;
+  }
+  if (r.expectedSha256 === r.actualSha256 && eb.equals(ab)) {
+    r.regions = eb.length > 0 ? [{ offset: 0, length: eb.length, class: 'match' }] : [];
+    return r;
+  }
+  const c = await classifyContent(ab, eb, opts.blockSize ?? DEFAULT_BLOCK_SIZE);
+  r.class = c.class;
+  r.regions = c.regions;
+  r.detail = c.detail;
+  if (opts.provenance && (c.class === 'foreign-text' || c.class === 'foreign-binary' || c.class === 'partial')) {
+    r.provenance = traceStale(ab, c.class === 'partial' ? c.regions : null, opts.provenance, e.path);
+  }
+  return r;
+}
+
+/** For `partial`, trace the first stale region; otherwise the whole file. */
+function traceStale(
+  actual: Uint8Array,
+  regions: FileReport['regions'] | null,
+  index: ProvenanceIndex,
+  ownPath: string,
+): Provenance | null {
+  const exclude = { source: 'expected' as const, path: ownPath };
+  if (!regions) return index.lookup(actual, exclude);
+  const stale = regions.find((reg) => reg.class === 'foreign-text' || reg.class === 'foreign-binary');
+  return stale ? index.lookup(actual.subarray(stale.offset), exclude) : null;
+}
+
+/** A file present in the layer but not among the expected sources; self-evidence in `detail`. */
+async function extraEntry(a: TreeEntry, opts: CompareOptions): Promise<FileReport> {
+  const r = base(a.path, a.kind);
+  r.class = 'extra';
+  if (a.kind === 'symlink') {
+    r.detail = { linkTarget: a.linkTarget };
+    return r;
+  }
+  if (a.kind !== 'file') {
+    r.detail = { special: a.special };
+    return r;
+  }
+  const ab = await a.read();
+  r.actualSize = ab.length;
+  r.actualSha256 = sha256(ab);
+  r.detail = { content: selfEvidence(ab) };
+  if (r.detail.content !== 'zeros' && r.detail.content !== 'empty' && opts.provenance) {
+    r.provenance = opts.provenance.lookup(ab);
+  }
+  return r;
+}
+
+/** What a file holds on its own, without anything to compare with. */
+export function selfEvidence(buf: Uint8Array): 'empty' | 'zeros' | 'directory-block' | 'data' {
+  if (buf.length === 0) return 'empty';
+  if (isAllZero(buf)) return 'zeros';
+  if (decodeDirectoryBlock(buf)) return 'directory-block';
+  return 'data';
+}
+
+async function compareEntry(path: string, e: TreeEntry | undefined, a: TreeEntry | undefined, opts: CompareOptions): Promise<FileReport> {
+  if (!e) return extraEntry(a!, opts);
+  if (!a) {
+    const r = base(path, e.kind);
+    r.class = 'missing';
+    if (e.kind === 'file') {
+      const eb = await e.read();
+      r.expectedSize = eb.length;
+      r.expectedSha256 = sha256(eb);
+    }
+    return r;
+  }
+  if (e.kind !== a.kind) {
+    const r = base(path, a.kind);
+    r.class = 'type-mismatch';
+    r.detail = { expectedKind: e.kind, actualKind: a.kind, linkTarget: a.linkTarget, special: a.special };
+    if (e.kind === 'file') r.expectedSize = e.size;
+    if (a.kind === 'file') r.actualSize = a.size;
+    return r;
+  }
+  if (e.kind === 'symlink') {
+    const r = base(path, 'symlink');
+    r.class = e.linkTarget === a.linkTarget ? 'match' : 'link-mismatch';
+    r.detail = { expectedTarget: e.linkTarget, actualTarget: a.linkTarget };
+    return r;
+  }
+  if (e.kind === 'special') {
+    // Reported, never read.
+    const r = base(path, 'special');
+    r.class = e.special === a.special ? 'match' : 'type-mismatch';
+    r.detail = { expectedSpecial: e.special, actualSpecial: a.special };
+    return r;
+  }
+  return compareFiles(e, a, opts);
+}
+
+/**
+ * Every path of either tree (directories aside) with its class. Files are read a few at a time
+ * so that large trees stream through memory.
+ */
+export async function compareTrees(expected: Tree, actual: Tree, opts: CompareOptions = {}): Promise<FileReport[]> {
+  const paths = new Set<string>();
+  for (const [p, e] of expected) if (e.kind !== 'directory' || actual.get(p)?.kind !== 'directory') paths.add(p);
+  for (const [p, a] of actual) if (a.kind !== 'directory' || (expected.has(p) && expected.get(p)!.kind !== 'directory')) paths.add(p);
+  // A directory on both sides, or an extra directory, is not a finding.
+  for (const p of [...paths]) {
+    const e = expected.get(p);
+    const a = actual.get(p);
+    if (e?.kind === 'directory' && !a) paths.delete(p);
+    if (!e && a?.kind === 'directory') paths.delete(p);
+  }
+  const list = [...paths].sort();
+  const out = new Array<FileReport>(list.length);
+  let next = 0;
+  let done = 0;
+  const worker = async (): Promise<void> => {
+    while (next < list.length) {
+      const i = next++;
+      const p = list[i]!;
+      out[i] = await compareEntry(p, expected.get(p), actual.get(p), opts);
+      done++;
+      opts.onProgress?.(done, list.length);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.max(1, opts.concurrency ?? 8) }, worker));
+  return out;
+}
