@@ -7,6 +7,7 @@
 
 import { realpath, stat } from 'node:fs/promises';
 import path from 'node:path';
+import { escapeText } from '../report/escape.js';
 import { UserError } from '../util/errors.js';
 import { hasQcow2Magic, readQcow2Header, type Qcow2Header } from './qcow2-header.js';
 
@@ -50,8 +51,8 @@ export function remapToRoot(recorded: string, root: string): string | null {
 export function describeImage(p: string): string {
   const sp = storePathOf(p);
   if (sp?.kind === 'layer') return `layer ${sp.id}`;
-  if (sp?.kind === 'base') return `base image ${sp.name}`;
-  return p;
+  if (sp?.kind === 'base') return `base image ${escapeText(sp.name)}`;
+  return escapeText(p);
 }
 
 export interface ChainLink {
@@ -172,7 +173,7 @@ export async function resolveChain(image: string, opts: ResolveChainOptions): Pr
       real = current;
     }
     if (seen.has(real)) {
-      throw new ChainError(`${topName}: backing chain loops back to ${current}`, links);
+      throw new ChainError(`${topName}: backing chain loops back to ${escapeText(current)}`, links);
     }
     seen.add(real);
     if (links.length >= maxDepth) {
@@ -210,9 +211,12 @@ export async function resolveChain(image: string, opts: ResolveChainOptions): Pr
     const recorded = header.backingFile;
     const found = await locateBacking(current, recorded, root);
     if (found.image === null) {
-      const shown = path.isAbsolute(recorded) ? recorded : `${recorded} (relative to ${path.dirname(current)})`;
+      // The recorded path is bytes from the layer: shown escaped.
+      const shown = path.isAbsolute(recorded)
+        ? escapeText(recorded)
+        : `${escapeText(recorded)} (relative to ${path.dirname(current)})`;
       const also = found.tried
-        ? `and no ${found.tried} either`
+        ? `and no ${escapeText(found.tried)} either`
         : `and it is not a store path (result/<id>/rootfs/image.qcow2 or base-image/<name>.qcow2) to look up under ${root}`;
       throw new ChainError(`${name}: backing file ${shown} does not exist ${also}${where(name)}`, links);
     }

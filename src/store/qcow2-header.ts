@@ -13,6 +13,7 @@
 // before the backing file name when there is one.
 
 import { open, type FileHandle } from 'node:fs/promises';
+import { escapeText } from '../report/escape.js';
 import { UserError } from '../util/errors.js';
 
 export const QCOW2_MAGIC = 0x514649fb;
@@ -78,18 +79,18 @@ async function readAt(fh: FileHandle, position: number, length: number): Promise
 function u64(buf: Buffer, off: number, path: string, what: string): number {
   const v = buf.readBigUInt64BE(off);
   if (v > BigInt(Number.MAX_SAFE_INTEGER)) {
-    throw new UserError(`${path}: corrupt qcow2 header (${what} ${v} out of range)`);
+    throw new UserError(`${escapeText(path)}: corrupt qcow2 header (${what} ${v} out of range)`);
   }
   return Number(v);
 }
 
 function openError(path: string, err: unknown): UserError {
   const code = (err as NodeJS.ErrnoException | undefined)?.code;
-  if (code === 'ENOENT') return new UserError(`${path}: does not exist`);
-  if (code === 'EACCES' || code === 'EPERM') return new UserError(`${path}: permission denied`);
-  if (code === 'EISDIR') return new UserError(`${path}: is a directory, not a qcow2 image`);
+  if (code === 'ENOENT') return new UserError(`${escapeText(path)}: does not exist`);
+  if (code === 'EACCES' || code === 'EPERM') return new UserError(`${escapeText(path)}: permission denied`);
+  if (code === 'EISDIR') return new UserError(`${escapeText(path)}: is a directory, not a qcow2 image`);
   const msg = err instanceof Error ? err.message : String(err);
-  return new UserError(`${path}: cannot read (${msg.replace(/\s*\n\s*/g, ' ')})`);
+  return new UserError(`${escapeText(path)}: cannot read (${msg.replace(/\s*\n\s*/g, ' ')})`);
 }
 
 /**
@@ -106,7 +107,7 @@ export async function readQcow2Header(path: string): Promise<Qcow2Header> {
   }
   try {
     const st = await fh.stat();
-    if (st.isDirectory()) throw new UserError(`${path}: is a directory, not a qcow2 image`);
+    if (st.isDirectory()) throw new UserError(`${escapeText(path)}: is a directory, not a qcow2 image`);
     let head: Buffer;
     try {
       head = await readAt(fh, 0, V3_MIN_HEADER_LENGTH);
@@ -114,22 +115,22 @@ export async function readQcow2Header(path: string): Promise<Qcow2Header> {
       throw openError(path, err);
     }
     if (head.length < 4 || head.readUInt32BE(0) !== QCOW2_MAGIC) {
-      throw new UserError(`${path}: not a qcow2 image (bad magic)`);
+      throw new UserError(`${escapeText(path)}: not a qcow2 image (bad magic)`);
     }
-    if (head.length < 8) throw new UserError(`${path}: not a qcow2 image (truncated header)`);
+    if (head.length < 8) throw new UserError(`${escapeText(path)}: not a qcow2 image (truncated header)`);
     const version = head.readUInt32BE(4);
     if (version !== 2 && version !== 3) {
-      throw new UserError(`${path}: unsupported qcow2 version ${version} (only 2 and 3 are known)`);
+      throw new UserError(`${escapeText(path)}: unsupported qcow2 version ${version} (only 2 and 3 are known)`);
     }
     const minLength = version === 2 ? V2_HEADER_LENGTH : V3_MIN_HEADER_LENGTH;
     if (head.length < minLength) {
-      throw new UserError(`${path}: not a qcow2 image (truncated header: ${head.length} of ${minLength} bytes)`);
+      throw new UserError(`${escapeText(path)}: not a qcow2 image (truncated header: ${head.length} of ${minLength} bytes)`);
     }
     const backingOffset = u64(head, 8, path, 'backing_file_offset');
     const backingSize = head.readUInt32BE(16);
     const clusterBits = head.readUInt32BE(20);
     if (clusterBits < MIN_CLUSTER_BITS || clusterBits > MAX_CLUSTER_BITS) {
-      throw new UserError(`${path}: corrupt qcow2 header (cluster_bits ${clusterBits}, expected 9 to 21)`);
+      throw new UserError(`${escapeText(path)}: corrupt qcow2 header (cluster_bits ${clusterBits}, expected 9 to 21)`);
     }
     const clusterSize = 2 ** clusterBits;
     const virtualSize = u64(head, 24, path, 'size');
@@ -143,7 +144,7 @@ export async function readQcow2Header(path: string): Promise<Qcow2Header> {
       incompatibleFeatures = Number(incompat & 0x7fffffffn) + (incompat >> 31n !== 0n ? 2 ** 31 : 0);
       headerLength = head.readUInt32BE(100);
       if (headerLength < V3_MIN_HEADER_LENGTH || headerLength % 8 !== 0 || headerLength > clusterSize) {
-        throw new UserError(`${path}: corrupt qcow2 header (header_length ${headerLength})`);
+        throw new UserError(`${escapeText(path)}: corrupt qcow2 header (header_length ${headerLength})`);
       }
     }
 
@@ -160,11 +161,11 @@ export async function readQcow2Header(path: string): Promise<Qcow2Header> {
       const len = eh.readUInt32BE(4);
       if (type === EXT_END) break;
       if (pos + 8 + len > extEnd) {
-        throw new UserError(`${path}: corrupt qcow2 header (extension 0x${type.toString(16)} overruns the header area)`);
+        throw new UserError(`${escapeText(path)}: corrupt qcow2 header (extension 0x${type.toString(16)} overruns the header area)`);
       }
       if (type === EXT_BACKING_FORMAT || type === EXT_EXTERNAL_DATA_FILE) {
         const data = await readAt(fh, pos + 8, len);
-        if (data.length < len) throw new UserError(`${path}: corrupt qcow2 header (truncated extension)`);
+        if (data.length < len) throw new UserError(`${escapeText(path)}: corrupt qcow2 header (truncated extension)`);
         const value = data.toString('utf8').replace(/\0+$/, '');
         if (type === EXT_BACKING_FORMAT) backingFormat = value;
         else dataFile = value;
@@ -176,16 +177,16 @@ export async function readQcow2Header(path: string): Promise<Qcow2Header> {
     if (backingOffset !== 0) {
       if (backingSize === 0 || backingSize > MAX_BACKING_NAME || backingOffset + backingSize > clusterSize) {
         throw new UserError(
-          `${path}: corrupt qcow2 header (backing file name of ${backingSize} bytes at offset ${backingOffset})`,
+          `${escapeText(path)}: corrupt qcow2 header (backing file name of ${backingSize} bytes at offset ${backingOffset})`,
         );
       }
       const name = await readAt(fh, backingOffset, backingSize);
       if (name.length < backingSize) {
-        throw new UserError(`${path}: corrupt qcow2 header (backing file name past the end of the file)`);
+        throw new UserError(`${escapeText(path)}: corrupt qcow2 header (backing file name past the end of the file)`);
       }
       backingFile = name.toString('utf8');
       if (backingFile.includes('\0')) {
-        throw new UserError(`${path}: corrupt qcow2 header (NUL in the backing file name)`);
+        throw new UserError(`${escapeText(path)}: corrupt qcow2 header (NUL in the backing file name)`);
       }
     }
 

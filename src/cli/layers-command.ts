@@ -1,0 +1,147 @@
+// `layer-forensics layers --store S [--json]`: the layers of a store, newest first (design.md
+// sections 4 and 5). Read-only: the store is listed, never written.
+
+import type { Argv, CommandModule } from 'yargs';
+import { LAYERS_SCHEMA } from '../report/schema.js';
+import { escapeText } from '../report/escape.js';
+import { humanBytes } from '../report/format.js';
+import { openStore, type Layer } from '../store/store.js';
+
+interface LayersArgs {
+  store: string;
+  json?: boolean;
+}
+
+/** One entry of `layer-forensics.layers/v1`. The first seven fields are the contract. */
+export interface LayersEntry {
+  id: string;
+  parent: string | null;
+  base: string | null;
+  created: string | null;
+  chainDepth: number;
+  image: string;
+  bytes: number;
+  chain: string[];
+  rc: number | null;
+  used: string | null;
+  log: string | null;
+  inDb: boolean;
+  chainError?: string;
+  warnings?: string[];
+}
+
+export interface LayersDocument {
+  schema: typeof LAYERS_SCHEMA;
+  /** The store root listed. */
+  store: string;
+  layers: LayersEntry[];
+  /** Problems met reading the store's metadata (e.g. an unreadable state/db.sqlite). */
+  warnings: string[];
+}
+
+export function layersDocument(root: string, layers: readonly Layer[], warnings: readonly string[] = []): LayersDocument {
+  return {
+    schema: LAYERS_SCHEMA,
+    store: root,
+    layers: layers.map((l) => {
+      const e: LayersEntry = {
+        id: l.id,
+        parent: l.parent,
+        base: l.base,
+        created: l.created,
+        chainDepth: l.chainDepth,
+        image: l.image,
+        bytes: l.bytes,
+        chain: l.chain,
+        rc: l.rc,
+        used: l.used,
+        log: l.log,
+        inDb: l.inDb,
+      };
+      if (l.chainError !== undefined) e.chainError = l.chainError;
+      if (l.warnings) e.warnings = l.warnings;
+      return e;
+    }),
+    warnings: [...warnings],
+  };
+}
+
+/** `2026-06-29T16:02:38.000Z` → `2026-06-29 16:02:38`. */
+function shortTime(iso: string | null): string {
+  if (!iso) return '-';
+  const m = /^(\d{4}-\d{2}-\d{2})T(\d{2}:\d{2}:\d{2})/.exec(iso);
+  return m ? `${m[1]} ${m[2]}` : iso;
+}
+
+/** The human table: one row per layer, then one line per broken layer saying why. */
+export function renderLayersTable(root: string, layers: readonly Layer[]): string {
+  if (layers.length === 0) return `No layers in store ${escapeText(root)}.\n`;
+  const header = ['ID', 'PARENT', 'CREATED (UTC)', 'DEPTH', 'BYTES', 'IMAGE'];
+  const rows = layers.map((l) => [
+    l.id.slice(0, 12) + (l.chainError !== undefined ? '!' : ''),
+    l.parent ? l.parent.slice(0, 12) : l.base ? `base:${escapeText(l.base)}` : '-',
+    shortTime(l.created),
+    String(l.chainDepth),
+    humanBytes(l.bytes),
+    escapeText(l.image),
+  ]);
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const right = new Set([3, 4]);
+  const fmt = (r: string[]): string =>
+    r
+      .map((c, i) => {
+        if (i === r.length - 1) return c;
+        const w = widths[i] ?? 0;
+        return right.has(i) ? c.padStart(w) : c.padEnd(w);
+      })
+      .join('  ');
+  const lines = [fmt(header), ...rows.map(fmt)];
+  const broken = layers.filter((l) => l.chainError !== undefined);
+  if (broken.length > 0) {
+    lines.push('');
+    lines.push(`${broken.length} layer${broken.length === 1 ? '' : 's'} marked ! cannot be used:`);
+    for (const l of broken) lines.push(`  ${escapeText(l.chainError ?? '')}`);
+  }
+  const warned = layers.filter((l) => l.warnings && l.warnings.length > 0);
+  for (const l of warned) for (const w of l.warnings ?? []) lines.push(`warning: ${escapeText(w)}`);
+  return lines.join('\n') + '\n';
+}
+
+export interface LayersOutput {
+  stdout: { write(s: string): unknown };
+  stderr: { write(s: string): unknown };
+}
+
+/** Run the command: list the store and print it. Throws `UserError` for a bad store. */
+export async function runLayers(args: LayersArgs, out: LayersOutput = process): Promise<void> {
+  const store = await openStore(args.store);
+  const layers = await store.listLayers();
+  if (args.json) {
+    out.stdout.write(JSON.stringify(layersDocument(store.root, layers, store.warnings), null, 2) + '\n');
+    return;
+  }
+  for (const w of store.warnings) out.stderr.write(`layer-forensics: warning: ${escapeText(w)}\n`);
+  out.stdout.write(renderLayersTable(store.root, layers));
+}
+
+export const layersCommand: CommandModule<object, LayersArgs> = {
+  command: 'layers',
+  describe: 'List the layers of a store, newest first: id, parent, created, chain depth, bytes held, image',
+  builder: (y: Argv) =>
+    y
+      .option('store', {
+        type: 'string',
+        demandOption: true,
+        requiresArg: true,
+        describe: 'The obuilder QEMU store: qemu:/path or /path',
+      })
+      .option('json', {
+        type: 'boolean',
+        describe: `Print exactly one JSON document (${LAYERS_SCHEMA}) on stdout`,
+      }) as unknown as Argv<LayersArgs>,
+  handler: async (args) => {
+    await runLayers({ store: args.store, json: args.json });
+  },
+};
+
+export default layersCommand;
