@@ -1,12 +1,13 @@
 // Compare the tree found in a layer with the expected sources, file by file.
 
-import { createHash } from 'node:crypto';
 import type { FileReport, Provenance } from '../report/schema.js';
 import { classifyContent, DEFAULT_BLOCK_SIZE } from './content.js';
 import { decodeDirectoryBlock } from './directory-block.js';
 import { isAllZero } from './bytes.js';
 import type { ProvenanceIndex } from './provenance.js';
+import { createHash } from 'node:crypto';
 import type { Tree, TreeEntry } from './tree.js';
+import { sha256Hex as sha256 } from './hash.js';
 
 export interface CompareOptions {
   blockSize?: number;
@@ -17,9 +18,6 @@ export interface CompareOptions {
   onProgress?: (done: number, total: number) => void;
 }
 
-function sha256(buf: Uint8Array): string {
-  return createHash('sha256').update(buf).digest('hex');
-}
 
 function commonPrefix(a: Uint8Array, b: Uint8Array): number {
   const n = Math.min(a.length, b.length);
@@ -44,13 +42,53 @@ function base(path: string, kind: FileReport['kind']): FileReport {
   };
 }
 
+/** Files at least this large are first compared as a stream, in chunks, through reused buffers. */
+const STREAM_FROM = 512 * 1024;
+const CHUNK = 1024 * 1024;
+
+/**
+ * Stream both files side by side, hashing and comparing chunk by chunk. Returns the hashes when
+ * the files are identical, null as soon as they are known to differ (the caller then reads them
+ * whole to classify). Large matching files, the common case, never sit whole in memory.
+ */
+async function streamMatch(e: TreeEntry, a: TreeEntry): Promise<{ e: string; a: string } | null> {
+  const [re, ra] = await Promise.all([e.openReader!(), a.openReader!()]);
+  try {
+    const he = createHash('sha256');
+    const ha = createHash('sha256');
+    const be = Buffer.allocUnsafe(CHUNK);
+    const ba = Buffer.allocUnsafe(CHUNK);
+    for (let pos = 0; ; pos += CHUNK) {
+      const [ne, na] = await Promise.all([re.read(be, pos), ra.read(ba, pos)]);
+      if (ne !== na || Buffer.compare(be.subarray(0, ne), ba.subarray(0, na)) !== 0) return null;
+      if (ne === 0) break;
+      he.update(be.subarray(0, ne));
+      ha.update(ba.subarray(0, na));
+      if (ne < CHUNK) break;
+    }
+    const digest = he.digest('hex');
+    return { e: digest, a: ha.digest('hex') };
+  } finally {
+    await Promise.all([re.close(), ra.close()]);
+  }
+}
+
 async function compareFiles(e: TreeEntry, a: TreeEntry, opts: CompareOptions): Promise<FileReport> {
   const r = base(e.path, 'file');
+  if (e.size === a.size && e.size >= STREAM_FROM && e.openReader && a.openReader) {
+    const same = await streamMatch(e, a);
+    if (same) {
+      r.expectedSize = r.actualSize = e.size;
+      r.expectedSha256 = same.e;
+      r.actualSha256 = same.a;
+      r.regions = [{ offset: 0, length: e.size, class: 'match' }];
+      return r;
+    }
+  }
   const [eb, ab] = await Promise.all([e.read(), a.read()]);
   r.expectedSize = eb.length;
   r.actualSize = ab.length;
-  r.expectedSha256 = sha256(eb);
-  r.actualSha256 = sha256(ab);
+  [r.expectedSha256, r.actualSha256] = await Promise.all([sha256(eb), sha256(ab)]);
   if (eb.length !== ab.length) {
     const common = commonPrefix(eb, ab);
     r.class = 'size-mismatch';
@@ -102,7 +140,7 @@ async function extraEntry(a: TreeEntry, opts: CompareOptions): Promise<FileRepor
   }
   const ab = await a.read();
   r.actualSize = ab.length;
-  r.actualSha256 = sha256(ab);
+  r.actualSha256 = await sha256(ab);
   r.detail = { content: selfEvidence(ab) };
   if (r.detail.content !== 'zeros' && r.detail.content !== 'empty' && opts.provenance) {
     r.provenance = opts.provenance.lookup(ab);
@@ -126,7 +164,7 @@ async function compareEntry(path: string, e: TreeEntry | undefined, a: TreeEntry
     if (e.kind === 'file') {
       const eb = await e.read();
       r.expectedSize = eb.length;
-      r.expectedSha256 = sha256(eb);
+      r.expectedSha256 = await sha256(eb);
     }
     return r;
   }

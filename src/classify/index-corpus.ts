@@ -12,7 +12,9 @@ export async function indexTree(index: ProvenanceIndex, tree: Tree, source: Prov
   const worker = async (): Promise<void> => {
     while (next < files.length) {
       const e = files[next++]!;
-      index.add(source, root, e.path, await e.read(), e.size);
+      // Only the start of a file can be matched: read no more than the index keeps.
+      const data = e.readHead ? await e.readHead(index.maxBytes) : await e.read();
+      index.add(source, root, e.path, data, e.size);
     }
   };
   await Promise.all(Array.from({ length: concurrency }, worker));

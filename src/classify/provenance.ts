@@ -25,7 +25,7 @@ export interface ProvenanceOptions {
   minMatch?: number;
 }
 
-const DEFAULTS = { maxBytes: 1 << 20, minBlockMatch: 512, minMatch: 16 } satisfies Required<ProvenanceOptions>;
+const DEFAULTS = { maxBytes: 64 * 1024, minBlockMatch: 512, minMatch: 16 } satisfies Required<ProvenanceOptions>;
 
 function commonPrefix(a: Uint8Array, b: Uint8Array): number {
   const n = Math.min(a.length, b.length);
@@ -44,6 +44,11 @@ export class ProvenanceIndex {
 
   constructor(opts: ProvenanceOptions = {}) {
     this.opts = { ...DEFAULTS, ...opts };
+  }
+
+  /** How much of a candidate is kept (and so worth reading). */
+  get maxBytes(): number {
+    return this.opts.maxBytes;
   }
 
   get size(): number {

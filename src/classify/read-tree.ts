@@ -1,10 +1,13 @@
 // A host directory as a Tree: walked without following symlinks, files read lazily.
 
-import { lstat, readdir, readFile, readlink, stat } from 'node:fs/promises';
+import { lstatSync, readdirSync, readFileSync, readlinkSync, statSync, type Dirent, type Stats } from 'node:fs';
+import { open } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { Dirent, Stats } from 'node:fs';
 import { UserError } from '../util/errors.js';
-import type { Tree, TreeEntry } from './tree.js';
+import type { ChunkReader, Tree, TreeEntry } from './tree.js';
+
+/** Files up to this size are read synchronously: for small cached files that is several times faster. */
+const SYNC_READ_MAX = 256 * 1024;
 
 function specialKind(st: Stats | Dirent): string {
   if (st.isFIFO()) return 'fifo';
@@ -26,30 +29,79 @@ function describe(err: unknown): string {
 export async function requireDirectory(dir: string, what: string): Promise<void> {
   let st: Stats;
   try {
-    st = await stat(dir);
+    st = statSync(dir);
   } catch (err) {
     throw new UserError(`${what} ${dir}: ${describe(err)}`);
   }
   if (!st.isDirectory()) throw new UserError(`${what} ${dir}: is not a directory`);
   try {
-    await readdir(dir);
+    readdirSync(dir);
   } catch (err) {
     throw new UserError(`${what} ${dir}: ${describe(err)}`);
   }
 }
 
+/** Read `n` bytes from the start of a file with as few system calls as possible. */
+async function readPrefix(full: string, n: number): Promise<Buffer> {
+  const fh = await open(full, 'r');
+  try {
+    const buf = Buffer.allocUnsafe(n);
+    let got = 0;
+    while (got < n) {
+      const { bytesRead } = await fh.read(buf, got, n - got, got);
+      if (bytesRead === 0) break;
+      got += bytesRead;
+    }
+    return buf.subarray(0, got);
+  } finally {
+    await fh.close();
+  }
+}
+
+function fileEntry(path: string, full: string, size: number, what: string): TreeEntry {
+  const wrap = (err: unknown): never => {
+    throw new UserError(`${what} ${full}: ${describe(err)}`);
+  };
+  // Small files in one synchronous call; large ones with positioned reads into one buffer.
+  const readUpTo = async (n: number): Promise<Buffer> => {
+    try {
+      if (n <= SYNC_READ_MAX) return n >= size ? readFileSync(full) : readFileSync(full).subarray(0, n);
+      return await readPrefix(full, n);
+    } catch (err) {
+      return wrap(err);
+    }
+  };
+  const openReader = async (): Promise<ChunkReader> => {
+    const fh = await open(full, 'r').catch(wrap);
+    return {
+      read: async (buf, position) => {
+        let got = 0;
+        while (got < buf.length) {
+          const { bytesRead } = await fh.read(buf, got, buf.length - got, position + got);
+          if (bytesRead === 0) break;
+          got += bytesRead;
+        }
+        return got;
+      },
+      close: () => fh.close(),
+    };
+  };
+  return { path, kind: 'file', size, read: () => readUpTo(size), readHead: (n: number) => readUpTo(Math.min(n, size)), openReader };
+}
+
 /**
  * Walk `root` into a Tree. Paths are relative and `/`-separated. Symlinks are read, never
- * followed; sockets, fifos and devices are recorded, never opened.
+ * followed; sockets, fifos and devices are recorded, never opened. The walk itself is
+ * synchronous: metadata calls on the event loop are several times faster than through the pool.
  */
 export async function readDirectoryTree(root: string, what = 'directory'): Promise<Tree> {
   await requireDirectory(root, what);
   const tree: Tree = new Map();
-  const walk = async (rel: string): Promise<void> => {
+  const walk = (rel: string): void => {
     const abs = rel ? join(root, rel) : root;
     let names: Dirent[];
     try {
-      names = await readdir(abs, { withFileTypes: true });
+      names = readdirSync(abs, { withFileTypes: true });
     } catch (err) {
       throw new UserError(`${what} ${abs}: ${describe(err)}`);
     }
@@ -57,32 +109,23 @@ export async function readDirectoryTree(root: string, what = 'directory'): Promi
     for (const d of names) {
       const path = rel ? `${rel}/${d.name}` : d.name;
       const full = join(root, path);
-      if (d.isDirectory()) {
-        tree.set(path, { path, kind: 'directory', size: 0, read: async () => Buffer.alloc(0) });
-        await walk(path);
-      } else if (d.isSymbolicLink()) {
-        const target = await readlink(full);
-        tree.set(path, { path, kind: 'symlink', size: 0, linkTarget: target, read: async () => Buffer.alloc(0) });
-      } else if (d.isFile()) {
-        const st = await lstat(full);
-        const entry: TreeEntry = {
-          path,
-          kind: 'file',
-          size: st.size,
-          read: async () => {
-            try {
-              return await readFile(full);
-            } catch (err) {
-              throw new UserError(`${what} ${full}: ${describe(err)}`);
-            }
-          },
-        };
-        tree.set(path, entry);
-      } else {
-        tree.set(path, { path, kind: 'special', size: 0, special: specialKind(d), read: async () => Buffer.alloc(0) });
+      try {
+        if (d.isDirectory()) {
+          tree.set(path, { path, kind: 'directory', size: 0, read: async () => Buffer.alloc(0) });
+          walk(path);
+        } else if (d.isSymbolicLink()) {
+          tree.set(path, { path, kind: 'symlink', size: 0, linkTarget: readlinkSync(full), read: async () => Buffer.alloc(0) });
+        } else if (d.isFile()) {
+          tree.set(path, fileEntry(path, full, lstatSync(full).size, what));
+        } else {
+          tree.set(path, { path, kind: 'special', size: 0, special: specialKind(d), read: async () => Buffer.alloc(0) });
+        }
+      } catch (err) {
+        if (err instanceof UserError) throw err;
+        throw new UserError(`${what} ${full}: ${describe(err)}`);
       }
     }
   };
-  await walk('');
+  walk('');
   return tree;
 }

@@ -15,6 +15,16 @@ export interface TreeEntry {
   special?: string;
   /** The file's bytes (regular files only); lazily read for host trees, in memory for tar streams. */
   read(): Promise<Buffer>;
+  /** The first `n` bytes (regular files only), without reading the rest when it can be avoided. */
+  readHead?(n: number): Promise<Buffer>;
+  /** Positioned reads into the caller's buffer, for streaming large files without holding them. */
+  openReader?(): Promise<ChunkReader>;
+}
+
+export interface ChunkReader {
+  /** Fill `buf` from `position`; returns the bytes read (0 at the end). */
+  read(buf: Buffer, position: number): Promise<number>;
+  close(): Promise<void>;
 }
 
 /** Path -> entry. Directories may be present but are not compared. */
