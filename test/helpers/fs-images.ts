@@ -32,7 +32,8 @@ async function populate(src: string, names: string[]): Promise<void> {
 /** Parse `istat` output: the direct block addresses and the size. */
 function parseIstat(out: string): { blocks: number[]; size: number } {
   const size = Number(/^size: (\d+)/m.exec(out)?.[1] ?? NaN);
-  const after = out.split(/Direct Blocks:\s*\n/)[1] ?? '';
+  // Only the block list itself: istat goes on with e.g. "Extent Blocks:" (the extent tree's own blocks).
+  const after = (out.split(/Direct Blocks:\s*\n/)[1] ?? '').split(/[A-Za-z]/)[0]!;
   const blocks = after
     .split(/\s+/)
     .filter((w) => /^\d+$/.test(w))
