@@ -46,7 +46,7 @@ async function cutDirectory(img: string, fstype: string, unit: number): Promise<
   const { blocks, size } = parseIstat((await execa('istat', ['-f', fstype, img, inode])).stdout);
   const parts: Buffer[] = [];
   for (const b of blocks) {
-    const r = await execa('blkcat', ['-f', fstype, img, String(b), '1'], { encoding: 'buffer' });
+    const r = await execa('blkcat', ['-f', fstype, img, String(b), '1'], { encoding: 'buffer', stripFinalNewline: false });
     parts.push(Buffer.from(r.stdout));
   }
   const data = Buffer.concat(parts);
