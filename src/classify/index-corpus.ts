@@ -6,7 +6,15 @@ import { readDirectoryTree } from './read-tree.js';
 import type { Tree } from './tree.js';
 
 /** Add every regular file of `tree`, reading a few at a time. */
-export async function indexTree(index: ProvenanceIndex, tree: Tree, source: Provenance['source'], root: string, concurrency = 32): Promise<number> {
+export async function indexTree(
+  index: ProvenanceIndex,
+  tree: Tree,
+  source: Provenance['source'],
+  root: string,
+  /** How a tree path is named in provenance (guest files are named by absolute guest path). */
+  name: (rel: string) => string = (rel) => rel,
+  concurrency = 32,
+): Promise<number> {
   const files = [...tree.values()].filter((e) => e.kind === 'file' && e.size > 0);
   let next = 0;
   const worker = async (): Promise<void> => {
@@ -14,7 +22,7 @@ export async function indexTree(index: ProvenanceIndex, tree: Tree, source: Prov
       const e = files[next++]!;
       // Only the start of a file can be matched: read no more than the index keeps.
       const data = e.readHead ? await e.readHead(index.maxBytes) : await e.read();
-      index.add(source, root, e.path, data, e.size);
+      index.add(source, root, name(e.path), data, e.size);
     }
   };
   await Promise.all(Array.from({ length: concurrency }, worker));

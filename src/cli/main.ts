@@ -5,6 +5,7 @@ import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { classifyCommand } from './classify-command.js';
 import { layersCommand } from './layers-command.js';
+import { diagnoseCommand } from './diagnose-command.js';
 import { UserError, oneLine } from '../util/errors.js';
 
 async function main(argv: string[]): Promise<void> {
@@ -12,6 +13,7 @@ async function main(argv: string[]): Promise<void> {
     .scriptName('layer-forensics')
     .usage('$0 <command> [options]\n\nTell whether a cached obuilder QEMU layer is corrupt, which files, what they hold instead, and why.')
     .command(layersCommand)
+    .command(diagnoseCommand)
     .command(classifyCommand)
     .demandCommand(1, 'Give a command (see --help).')
     .strict()

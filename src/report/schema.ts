@@ -85,6 +85,11 @@ export interface Extraction {
   bytes: number;
   consoleLog?: string;
   blockSize: number;
+  /** Archive members whose names were unsafe (absolute, `..`): listed, never extracted. */
+  unsafeEntries?: { rawName: string; type: string; reason: string }[];
+  /** The guest tar's exit status and stderr when it was not 0. */
+  tarExitCode?: number;
+  tarStderr?: string;
 }
 
 export interface Timings {
