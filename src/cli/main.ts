@@ -8,9 +8,17 @@ import { layersCommand } from './layers-command.js';
 import { diagnoseCommand } from './diagnose-command.js';
 import { UserError, oneLine } from '../util/errors.js';
 
+const REPEATABLE = new Set(['_', 'corpus', 'corpus-guest', 'corpusGuest']);
+
 async function main(argv: string[]): Promise<void> {
   await yargs(argv)
     .scriptName('layer-forensics')
+    // A flag given twice takes its last value; only the repeatable options collect.
+    .middleware((argv) => {
+      for (const [k, v] of Object.entries(argv)) {
+        if (Array.isArray(v) && !REPEATABLE.has(k)) argv[k] = v.at(-1);
+      }
+    }, true)
     .usage('$0 <command> [options]\n\nTell whether a cached obuilder QEMU layer is corrupt, which files, what they hold instead, and why.')
     .command(layersCommand)
     .command(diagnoseCommand)

@@ -10,7 +10,7 @@ import { compareTrees } from '../classify/compare-trees.js';
 import { DEFAULT_BLOCK_SIZE } from '../classify/content.js';
 import { indexCorpusDirectory, indexTree } from '../classify/index-corpus.js';
 import { ProvenanceIndex } from '../classify/provenance.js';
-import { readDirectoryTree } from '../classify/read-tree.js';
+import { readDirectoryTree, requireDirectory } from '../classify/read-tree.js';
 import type { Tree } from '../classify/tree.js';
 import { extractOverSsh, guestPath, pullGuestCorpus } from '../extract/ssh-tar.js';
 import { REPORT_SCHEMA, type Report } from '../report/schema.js';
@@ -107,6 +107,11 @@ export async function runDiagnose(opts: DiagnoseOptions, ctl: RunControl = {}): 
   try {
     target = await resolveTarget(opts);
     expectedAll = await readDirectoryTree(opts.expected, 'expected-sources directory');
+    // Bad corpus paths are found before anything boots.
+    for (const c of opts.corpus ?? []) await requireDirectory(c, 'corpus directory');
+    for (const g of opts.corpusGuest ?? []) {
+      if (!g.startsWith('/')) throw new UserError(`--corpus-guest ${g}: must be an absolute guest path`);
+    }
   } catch (err) {
     emit({ type: 'step-fail', step: 'resolve', reason: oneLine(err) });
     throw err;
