@@ -7,6 +7,7 @@ import { existsSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { runClassifyBench } from './classify-bench.js';
+import { runDiagnoseBench } from './diagnose-bench.js';
 
 const DOC = join(import.meta.dirname, '..', 'docs', 'benchmarks.md');
 const log = (s: string) => process.stderr.write(`bench: ${s}\n`);
@@ -38,6 +39,28 @@ const sections: Section[] = [
         `| lookup, slowest | ${f.lookupUsMax} µs | |`,
         '',
         'MB/s counts the bytes of the expected tree (the actual tree is as large and is read and hashed too: both sides are sha256-hashed for the report).',
+      ].join('\n');
+    },
+  },
+  {
+    name: 'diagnose',
+    run: async () => {
+      const f = await runDiagnoseBench(log);
+      const s = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
+      return [
+        `Command: \`npm run bench -- diagnose\` (bench/diagnose-bench.ts, bench/hand-procedure.sh). Machine: ${machine()}. TCG (KVM is broken here), ${f.rounds} rounds, the three methods alternating within each round; medians.`,
+        '',
+        'The corrupted sample layer (six .opam files out of /home/opam/src).',
+        '',
+        '| method | overlay | boot to SSH | extract | total (wall clock) |',
+        '| --- | --- | --- | --- | --- |',
+        `| \`layer-forensics diagnose --json\` (whole process: also resolves the chain, fingerprints it before and after, classifies) | ${f.tool.overlayMs} ms | ${s(f.tool.bootMs)} | ${f.tool.extractMs} ms | ${s(f.tool.wallMs)} |`,
+        `| by hand: qemu-img, qemu-system, ssh polled every 0.5 s, tar | ${f.hand.overlayMs} ms | ${s(f.hand.bootMs)} | ${f.hand.extractMs} ms | ${s(f.hand.wallMs)} |`,
+        `| \`guestfish --ro ... copy-out\` (libguestfs, direct backend, force_tcg) | | | | ${s(f.guestfishMs)} |`,
+        '',
+        `Ratios: tool / hand = **${f.toolOverHand.toFixed(2)}x** (target ≤ 1.1x: ${f.toolOverHand <= 1.1 ? 'met' : '**missed**'}); guestfish / tool = **${f.guestfishOverTool.toFixed(2)}x** (target ≥ 1.5x: ${f.guestfishOverTool >= 1.5 ? 'met' : '**missed**'}).`,
+        '',
+        `Every round (ms): tool ${f.samples.tool.join(', ')}; hand ${f.samples.hand.join(', ')}; guestfish ${f.samples.guestfish.join(', ')}.`,
       ].join('\n');
     },
   },
