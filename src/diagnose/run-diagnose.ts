@@ -2,7 +2,7 @@
 // boot a throwaway overlay, pull the copied files out over SSH, classify them, give the verdict,
 // and always stop QEMU and remove the overlay. The TUI runs the very same function.
 
-import { copyFile, mkdir } from 'node:fs/promises';
+import { mkdir, readdir, rm, stat } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join, posix } from 'node:path';
 import { existsSync } from 'node:fs';
@@ -132,7 +132,8 @@ export async function runDiagnose(opts: DiagnoseOptions, ctl: RunControl = {}): 
     void runAllCleanups();
   };
   ctl.signal?.addEventListener('abort', onAbort, { once: true });
-  let consoleLog: string | undefined;
+  // The console log lives outside the overlay's directory, so a failed boot can point to it.
+  const consoleLog = await consoleLogPath(target.layerId);
   try {
     throwIfAborted(ctl.signal);
     const bootStart = Date.now();
@@ -147,6 +148,7 @@ export async function runDiagnose(opts: DiagnoseOptions, ctl: RunControl = {}): 
       guestOs: opts.guestOs,
       arch: opts.guestArch,
       layerName: `layer ${target.layerId.slice(0, 12)}`,
+      consoleLog,
       onEvent: (e) => {
         if (e.type === 'step-done' && e.step === 'overlay') timings.overlayMs = e.ms;
         emit(e);
@@ -164,7 +166,6 @@ export async function runDiagnose(opts: DiagnoseOptions, ctl: RunControl = {}): 
       guestCorpora.push(await pullGuestCorpus({ vm, path, privilege: extracted.privilege, guestOs: opts.guestOs, onEvent: emit }));
     }
     timings.extractMs = Date.now() - extractStart;
-    consoleLog = await keepConsoleLog(vm.consoleLog, target.layerId);
 
     emit({ type: 'step-start', step: 'classify' });
     const tc = Date.now();
@@ -213,23 +214,23 @@ export async function runDiagnose(opts: DiagnoseOptions, ctl: RunControl = {}): 
     return { report, expected, actual: extracted.tree };
   } finally {
     ctl.signal?.removeEventListener('abort', onAbort);
-    if (vm) {
-      consoleLog ??= await keepConsoleLog(vm.consoleLog, target.layerId);
-      await vm.stop();
-    }
+    if (vm) await vm.stop();
   }
 }
 
 
-/** Copy the console log out of the overlay's directory before it is removed. */
-async function keepConsoleLog(log: string, layerId: string): Promise<string | undefined> {
-  try {
-    const dir = consoleLogDir();
-    await mkdir(dir, { recursive: true });
-    const dest = join(dir, `${layerId.slice(0, 12)}-${new Date().toISOString().replace(/[:.]/g, '-')}.log`);
-    await copyFile(log, dest);
-    return dest;
-  } catch {
-    return undefined;
+const KEEP_CONSOLE_LOGS = 50;
+
+/** A fresh path for this run's console log under consoleLogDir(); old logs beyond 50 are removed. */
+async function consoleLogPath(layerId: string): Promise<string> {
+  const dir = consoleLogDir();
+  await mkdir(dir, { recursive: true });
+  // Keep the newest logs only: names sort by time within a layer, so sort by mtime.
+  const logs = (await readdir(dir)).filter((n) => n.endsWith('.log'));
+  if (logs.length >= KEEP_CONSOLE_LOGS) {
+    const aged = await Promise.all(logs.map(async (n) => ({ n, t: (await stat(join(dir, n))).mtimeMs })));
+    aged.sort((a, b) => b.t - a.t);
+    await Promise.all(aged.slice(KEEP_CONSOLE_LOGS - 1).map((a) => rm(join(dir, a.n), { force: true })));
   }
+  return join(dir, `${layerId.slice(0, 12)}-${new Date().toISOString().replace(/[:.]/g, '-')}.log`);
 }

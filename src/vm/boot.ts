@@ -48,6 +48,11 @@ export interface BootOptions {
   onEvent?: OnEvent;
   /** Names the layer in messages (default: chain[0]). */
   layerName?: string;
+  /**
+   * Where QEMU writes the guest's serial console. Default: inside the temp dir (gone after
+   * stop()); give a path outside it to keep the log for the report and for failures.
+   */
+  consoleLog?: string;
   /** Where the temp dir is made (default os.tmpdir()). */
   tmpParent?: string;
   /** Testing only: when false, `auto` tries KVM even if the CPU lacks vmx/svm (to exercise the hang fallback). */
@@ -158,7 +163,7 @@ export async function bootLayer(o: BootOptions): Promise<Vm> {
 
   const tmpDir = await mkdtemp(join(o.tmpParent ?? tmpdir(), 'layer-forensics-'));
   const dirHandle = registerCleanup(removeDirAction(tmpDir));
-  const consoleLog = join(tmpDir, 'console.log');
+  const consoleLog = o.consoleLog ?? join(tmpDir, 'console.log');
   const qmpSocket = join(tmpDir, 'qmp.sock');
   const knownHosts = join(tmpDir, 'known_hosts');
   let current: RunningQemu | null = null;
