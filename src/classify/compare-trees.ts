@@ -51,23 +51,21 @@ const CHUNK = 1024 * 1024;
  * the files are identical, null as soon as they are known to differ (the caller then reads them
  * whole to classify). Large matching files, the common case, never sit whole in memory.
  */
-async function streamMatch(e: TreeEntry, a: TreeEntry): Promise<{ e: string; a: string } | null> {
+async function streamMatch(e: TreeEntry, a: TreeEntry): Promise<string | null> {
   const [re, ra] = await Promise.all([e.openReader!(), a.openReader!()]);
   try {
-    const he = createHash('sha256');
-    const ha = createHash('sha256');
+    // Identical bytes have identical hashes: one hash serves both sides.
+    const h = createHash('sha256');
     const be = Buffer.allocUnsafe(CHUNK);
     const ba = Buffer.allocUnsafe(CHUNK);
     for (let pos = 0; ; pos += CHUNK) {
       const [ne, na] = await Promise.all([re.read(be, pos), ra.read(ba, pos)]);
       if (ne !== na || Buffer.compare(be.subarray(0, ne), ba.subarray(0, na)) !== 0) return null;
       if (ne === 0) break;
-      he.update(be.subarray(0, ne));
-      ha.update(ba.subarray(0, na));
+      h.update(be.subarray(0, ne));
       if (ne < CHUNK) break;
     }
-    const digest = he.digest('hex');
-    return { e: digest, a: ha.digest('hex') };
+    return h.digest('hex');
   } finally {
     await Promise.all([re.close(), ra.close()]);
   }
@@ -76,11 +74,10 @@ async function streamMatch(e: TreeEntry, a: TreeEntry): Promise<{ e: string; a: 
 async function compareFiles(e: TreeEntry, a: TreeEntry, opts: CompareOptions): Promise<FileReport> {
   const r = base(e.path, 'file');
   if (e.size === a.size && e.size >= STREAM_FROM && e.openReader && a.openReader) {
-    const same = await streamMatch(e, a);
-    if (same) {
+    const digest = await streamMatch(e, a);
+    if (digest) {
       r.expectedSize = r.actualSize = e.size;
-      r.expectedSha256 = same.e;
-      r.actualSha256 = same.a;
+      r.expectedSha256 = r.actualSha256 = digest;
       r.regions = [{ offset: 0, length: e.size, class: 'match' }];
       return r;
     }
@@ -88,6 +85,12 @@ async function compareFiles(e: TreeEntry, a: TreeEntry, opts: CompareOptions): P
   const [eb, ab] = await Promise.all([e.read(), a.read()]);
   r.expectedSize = eb.length;
   r.actualSize = ab.length;
+  if (eb.length === ab.length && eb.equals(ab)) {
+    // Identical bytes: one hash serves both sides.
+    r.expectedSha256 = r.actualSha256 = await sha256(eb);
+    r.regions = eb.length > 0 ? [{ offset: 0, length: eb.length, class: 'match' }] : [];
+    return r;
+  }
   [r.expectedSha256, r.actualSha256] = await Promise.all([sha256(eb), sha256(ab)]);
   if (eb.length !== ab.length) {
     const common = commonPrefix(eb, ab);
@@ -97,10 +100,6 @@ async function compareFiles(e: TreeEntry, a: TreeEntry, opts: CompareOptions): P
       truncated: ab.length < eb.length && common === ab.length,
       overlong: ab.length > eb.length && common === eb.length,
     };
-    return r;
-  }
-  if (r.expectedSha256 === r.actualSha256 && eb.equals(ab)) {
-    r.regions = eb.length > 0 ? [{ offset: 0, length: eb.length, class: 'match' }] : [];
     return r;
   }
   const c = await classifyContent(ab, eb, opts.blockSize ?? DEFAULT_BLOCK_SIZE);
