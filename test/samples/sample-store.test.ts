@@ -11,6 +11,7 @@ import { dirname, join, resolve, isAbsolute } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createRequire } from 'node:module';
 import tar from 'tar-stream';
+import type { Sample } from '../helpers/sample.js';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const out = join(root, 'samples', 'out');
@@ -18,16 +19,7 @@ const expectedDir = join(root, 'samples', 'expected');
 const SOURCES = ['tls.opam', 'tls-async.opam', 'tls-lwt.opam', 'tls-mirage.opam', 'tls-eio.opam', 'tls-miou-unix.opam'];
 const HEX64 = /^[0-9a-f]{64}$/;
 
-interface LayersJson {
-  store: string;
-  base: string;
-  layers: { from: string; opamRepo: string; copyCorrupt: string; runOnTop: string; copyClean: string };
-  sshKey: string;
-  sshUser: string;
-  dst: string;
-  corrupted: Record<string, string>;
-  staleSource: string;
-}
+type LayersJson = Sample;
 
 let L: LayersJson;
 const tmp = mkdtempSync(join(tmpdir(), 'lf-sample-store-test-'));

@@ -2,41 +2,17 @@
 // (backing names read from qcow2 headers, remapped onto the store root) so these tests do not
 // depend on src/store.
 
-import { existsSync, readFileSync } from 'node:fs';
 import { open } from 'node:fs/promises';
-import { spawnSync } from 'node:child_process';
+import { loadSample, type Sample } from '../helpers/sample.js';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
-export const LAYERS_JSON = join(ROOT, 'samples/out/layers.json');
+export type Samples = Sample;
 
-export interface Samples {
-  store: string;
-  layers: Record<string, string>;
-  sshKey: string;
-  sshUser: string;
-  dst: string;
-  expected: string;
-}
-
-let tried = false;
-/** The sample store's description, building it once if it is missing; null when it cannot be built. */
-export function loadSamples(): Samples | null {
-  if (!existsSync(LAYERS_JSON) && !tried && existsSync(join(ROOT, 'samples/build-store.sh'))) {
-    tried = true;
-    spawnSync('bash', [join(ROOT, 'samples/build-store.sh')], { cwd: ROOT, stdio: ['ignore', 'ignore', 'inherit'], timeout: 600_000 });
-  }
-  if (!existsSync(LAYERS_JSON)) return null;
-  const j = JSON.parse(readFileSync(LAYERS_JSON, 'utf8')) as Partial<Samples>;
-  return {
-    store: j.store!,
-    layers: j.layers!,
-    sshKey: j.sshKey!,
-    sshUser: j.sshUser ?? 'opam',
-    dst: j.dst ?? '/home/opam/src',
-    expected: j.expected ?? join(ROOT, 'samples/expected'),
-  };
+/** The sample store's description (built if missing; a failed build fails the test). */
+export function loadSamples(): Samples {
+  return loadSample();
 }
 
 export function layerImage(store: string, id: string): string {
