@@ -201,6 +201,7 @@ export async function runDiagnose(opts: DiagnoseOptions, ctl: RunControl = {}): 
         dst: target.dst,
         files: extracted.files,
         bytes: extracted.bytes,
+        privilege: extracted.privilege,
         blockSize: opts.blockSize ?? DEFAULT_BLOCK_SIZE,
         ...(consoleLog ? { consoleLog } : {}),
         ...(extracted.unsafe.length > 0 ? { unsafeEntries: extracted.unsafe } : {}),

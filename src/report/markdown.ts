@@ -20,6 +20,8 @@ export function renderMarkdown(r: Report): string {
   const ex = r.extraction;
   const via = ex.via === 'boot' ? `boot (${ex.accel ?? '?'}, ${ex.guestOs ?? '?'})` : ex.via;
   out.push(`- **Extracted:** ${ex.files} files, ${ex.bytes} bytes via ${via}${ex.dst ? ` from \`${escapeText(ex.dst)}\`` : ''}`);
+  if (ex.accelNote) out.push(`- **Accelerator:** ${mdCell(ex.accelNote)}`);
+  if (ex.consoleLog) out.push(`- **Console log:** \`${escapeText(ex.consoleLog)}\``);
   if (r.layerUnchanged !== undefined) out.push(`- **Layer unchanged:** ${r.layerUnchanged ? 'yes' : '**NO**'}`);
   out.push('');
   out.push(`**${mdCell(r.verdict.summary)}**`);

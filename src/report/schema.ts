@@ -85,6 +85,8 @@ export interface Extraction {
   bytes: number;
   consoleLog?: string;
   blockSize: number;
+  /** How the guest's tar ran: none, doas or sudo (after any fallback). */
+  privilege?: 'none' | 'doas' | 'sudo';
   /** Archive members whose names were unsafe (absolute, `..`): listed, never extracted. */
   unsafeEntries?: { rawName: string; type: string; reason: string }[];
   /** The guest tar's exit status and stderr when it was not 0. */
