@@ -6,6 +6,7 @@ import { hideBin } from 'yargs/helpers';
 import { classifyCommand } from './classify-command.js';
 import { layersCommand } from './layers-command.js';
 import { diagnoseCommand } from './diagnose-command.js';
+import { inspectCommand } from './inspect-command.js';
 import { UserError, oneLine } from '../util/errors.js';
 
 const REPEATABLE = new Set(['_', 'corpus', 'corpus-guest', 'corpusGuest']);
@@ -22,6 +23,7 @@ async function main(argv: string[]): Promise<void> {
     .usage('$0 <command> [options]\n\nTell whether a cached obuilder QEMU layer is corrupt, which files, what they hold instead, and why.')
     .command(layersCommand)
     .command(diagnoseCommand)
+    .command(inspectCommand)
     .command(classifyCommand)
     .demandCommand(1, 'Give a command (see --help).')
     .strict()
