@@ -46,6 +46,13 @@ function base(path: string, kind: FileReport['kind']): FileReport {
 const STREAM_FROM = 512 * 1024;
 const CHUNK = 1024 * 1024;
 
+/** Chunk buffers are reused: two fresh ones per large file kept the heap (and RSS) high. */
+const chunkPool: Buffer[] = [];
+const takeChunk = (): Buffer => chunkPool.pop() ?? Buffer.allocUnsafe(CHUNK);
+const giveChunk = (b: Buffer): void => {
+  if (chunkPool.length < 32) chunkPool.push(b);
+};
+
 /**
  * Stream both files side by side, hashing and comparing chunk by chunk. Returns the hashes when
  * the files are identical, null as soon as they are known to differ (the caller then reads them
@@ -56,14 +63,19 @@ async function streamMatch(e: TreeEntry, a: TreeEntry): Promise<string | null> {
   try {
     // Identical bytes have identical hashes: one hash serves both sides.
     const h = createHash('sha256');
-    const be = Buffer.allocUnsafe(CHUNK);
-    const ba = Buffer.allocUnsafe(CHUNK);
-    for (let pos = 0; ; pos += CHUNK) {
-      const [ne, na] = await Promise.all([re.read(be, pos), ra.read(ba, pos)]);
-      if (ne !== na || Buffer.compare(be.subarray(0, ne), ba.subarray(0, na)) !== 0) return null;
-      if (ne === 0) break;
-      h.update(be.subarray(0, ne));
-      if (ne < CHUNK) break;
+    const be = takeChunk();
+    const ba = takeChunk();
+    try {
+      for (let pos = 0; ; pos += CHUNK) {
+        const [ne, na] = await Promise.all([re.read(be, pos), ra.read(ba, pos)]);
+        if (ne !== na || Buffer.compare(be.subarray(0, ne), ba.subarray(0, na)) !== 0) return null;
+        if (ne === 0) break;
+        h.update(be.subarray(0, ne));
+        if (ne < CHUNK) break;
+      }
+    } finally {
+      giveChunk(be);
+      giveChunk(ba);
     }
     return h.digest('hex');
   } finally {

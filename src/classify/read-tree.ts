@@ -1,6 +1,6 @@
 // A host directory as a Tree: walked without following symlinks, files read lazily.
 
-import { lstatSync, readdirSync, readFileSync, readlinkSync, statSync, type Dirent, type Stats } from 'node:fs';
+import { closeSync, lstatSync, openSync, readdirSync, readFileSync, readlinkSync, readSync, statSync, type Dirent, type Stats } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { join } from 'node:path';
 import { UserError } from '../util/errors.js';
@@ -58,6 +58,22 @@ async function readPrefix(full: string, n: number): Promise<Buffer> {
   }
 }
 
+function readPrefixSync(full: string, n: number): Buffer {
+  const fd = openSync(full, 'r');
+  try {
+    const buf = Buffer.allocUnsafe(n);
+    let got = 0;
+    while (got < n) {
+      const k = readSync(fd, buf, got, n - got, got);
+      if (k === 0) break;
+      got += k;
+    }
+    return buf.subarray(0, got);
+  } finally {
+    closeSync(fd);
+  }
+}
+
 function fileEntry(path: string, full: string, size: number, what: string): TreeEntry {
   const wrap = (err: unknown): never => {
     throw new UserError(`${what} ${full}: ${describe(err)}`);
@@ -65,7 +81,7 @@ function fileEntry(path: string, full: string, size: number, what: string): Tree
   // Small files in one synchronous call; large ones with positioned reads into one buffer.
   const readUpTo = async (n: number): Promise<Buffer> => {
     try {
-      if (n <= SYNC_READ_MAX) return n >= size ? readFileSync(full) : readFileSync(full).subarray(0, n);
+      if (n <= SYNC_READ_MAX) return n >= size ? readFileSync(full) : readPrefixSync(full, n);
       return await readPrefix(full, n);
     } catch (err) {
       return wrap(err);
