@@ -135,3 +135,22 @@ export function splitRun(input: string): string[] | null {
   if (text) out.push(text);
   return out;
 }
+
+/**
+ * A key while a `/` filter is being typed (Layers and Results share it): Enter keeps the filter,
+ * Esc clears it, Backspace edits it, text extends it. Returns -1 or 1 for an arrow (the screen
+ * moves its selection), else null.
+ */
+export function filterTypingKey(input: string, key: Key, filter: string, onFilter: (f: string) => void, endTyping: () => void): -1 | 1 | null {
+  if (key.return) endTyping();
+  else if (key.escape) {
+    endTyping();
+    onFilter('');
+  } else if (key.backspace || key.delete) onFilter(filter.slice(0, -1));
+  else if (key.upArrow || key.downArrow) return key.upArrow ? -1 : 1;
+  else {
+    const t = typedText(input, key);
+    if (t !== null) onFilter(filter + t);
+  }
+  return null;
+}

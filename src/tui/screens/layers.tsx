@@ -7,7 +7,7 @@ import type { Layer } from '../../store/store.js';
 import { escapeText } from '../../report/escape.js';
 import { humanBytes } from '../../report/format.js';
 import { Frame, bodyRows, useKeys, type Status } from '../components.js';
-import { listMove, typedText } from '../keys.js';
+import { filterTypingKey, listMove } from '../keys.js';
 import { Spinner, useTerminalSize } from '../terminal.js';
 import { cell, fit, shortDate, shortId } from '../text.js';
 import { Tint } from '../theme.js';
@@ -48,16 +48,8 @@ export function LayersScreen(p: LayersProps) {
   useKeys((input, key) => {
     setLocalStatus(null);
     if (typing) {
-      if (key.return) setTyping(false);
-      else if (key.escape) {
-        setTyping(false);
-        p.onFilter('');
-      } else if (key.backspace || key.delete) p.onFilter(p.filter.slice(0, -1));
-      else if (key.upArrow || key.downArrow) return moveBy(key.upArrow ? -1 : 1);
-      else {
-        const t = typedText(input, key);
-        if (t !== null) p.onFilter(p.filter + t);
-      }
+      const mv = filterTypingKey(input, key, p.filter, p.onFilter, () => setTyping(false));
+      if (mv !== null) return moveBy(mv);
       return true;
     }
     const moved = listMove(input, key, index, shown.length, listRows);

@@ -9,7 +9,7 @@ import { escapeText } from '../../report/escape.js';
 import { CLASS_COLOUR, VERDICT_COLOUR, damagedFirst, holdsInstead, humanBytes } from '../../report/format.js';
 import type { FileReport, Report, VerdictKind } from '../../report/schema.js';
 import { Frame, bodyRows, useKeys, type Status } from '../components.js';
-import { listMove, typedText } from '../keys.js';
+import { filterTypingKey, listMove } from '../keys.js';
 import { useTerminalSize } from '../terminal.js';
 import { cell, fit, fitStart, shortId, wrapLines } from '../text.js';
 import { Tint, useColour } from '../theme.js';
@@ -101,17 +101,10 @@ export function ResultsScreen(p: ResultsProps) {
 
   useKeys((input, key) => {
     if (typing) {
-      if (key.return) setTyping(false);
-      else if (key.escape) {
-        setTyping(false);
-        p.onFilter('');
-      } else if (key.backspace || key.delete) p.onFilter(p.filter.slice(0, -1));
-      else if (key.upArrow || key.downArrow) {
-        const f = files[Math.max(0, Math.min(files.length - 1, index + (key.upArrow ? -1 : 1)))];
+      const mv = filterTypingKey(input, key, p.filter, p.onFilter, () => setTyping(false));
+      if (mv !== null) {
+        const f = files[Math.max(0, Math.min(files.length - 1, index + mv))];
         if (f) p.onSelect(f.path);
-      } else {
-        const t = typedText(input, key);
-        if (t !== null) p.onFilter(p.filter + t);
       }
       return true;
     }
