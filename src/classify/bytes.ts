@@ -67,3 +67,12 @@ export function isPaddedText(buf: Uint8Array): boolean {
   const end = lengthWithoutTrailingNul(buf);
   return end > 0 && isText(buf.subarray(0, end));
 }
+
+/** Length of the common prefix of two buffers (memcmp over 4 KiB steps, then byte by byte). */
+export function commonPrefix(a: Uint8Array, b: Uint8Array): number {
+  const n = Math.min(a.length, b.length);
+  let i = 0;
+  while (i + 4096 <= n && Buffer.compare(a.subarray(i, i + 4096), b.subarray(i, i + 4096)) === 0) i += 4096;
+  while (i < n && a[i] === b[i]) i++;
+  return i;
+}

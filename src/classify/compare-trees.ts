@@ -3,7 +3,7 @@
 import type { FileReport, Provenance } from '../report/schema.js';
 import { classifyContent, DEFAULT_BLOCK_SIZE } from './content.js';
 import { decodeDirectoryBlock } from './directory-block.js';
-import { isAllZero } from './bytes.js';
+import { commonPrefix, isAllZero } from './bytes.js';
 import type { ProvenanceIndex } from './provenance.js';
 import { createHash } from 'node:crypto';
 import type { Tree, TreeEntry } from './tree.js';
@@ -19,13 +19,6 @@ export interface CompareOptions {
 }
 
 
-function commonPrefix(a: Uint8Array, b: Uint8Array): number {
-  const n = Math.min(a.length, b.length);
-  let i = 0;
-  while (i + 4096 <= n && Buffer.compare(a.subarray(i, i + 4096), b.subarray(i, i + 4096)) === 0) i += 4096;
-  while (i < n && a[i] === b[i]) i++;
-  return i;
-}
 
 function base(path: string, kind: FileReport['kind']): FileReport {
   return {

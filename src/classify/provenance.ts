@@ -4,7 +4,7 @@
 // the stale bytes' insertion point: one binary search per lookup, no pass over the corpus.
 
 import type { Provenance } from '../report/schema.js';
-import { lengthWithoutTrailingNul } from './bytes.js';
+import { commonPrefix, lengthWithoutTrailingNul } from './bytes.js';
 
 export interface Candidate {
   source: Provenance['source'];
@@ -27,15 +27,6 @@ export interface ProvenanceOptions {
 
 const DEFAULTS = { maxBytes: 64 * 1024, minBlockMatch: 512, minMatch: 16 } satisfies Required<ProvenanceOptions>;
 
-function commonPrefix(a: Uint8Array, b: Uint8Array): number {
-  const n = Math.min(a.length, b.length);
-  // Compare in 4 KiB steps with memcmp, then finish byte by byte.
-  let i = 0;
-  const step = 4096;
-  while (i + step <= n && Buffer.compare(a.subarray(i, i + step), b.subarray(i, i + step)) === 0) i += step;
-  while (i < n && a[i] === b[i]) i++;
-  return i;
-}
 
 export class ProvenanceIndex {
   private readonly sorted: Candidate[] = [];

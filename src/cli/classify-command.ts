@@ -2,7 +2,7 @@
 
 import type { Argv, CommandModule } from 'yargs';
 import { classifyDirectories } from '../diagnose/classify-directories.js';
-import { UserError } from '../util/errors.js';
+import { checkBlockSize } from './boot-options.js';
 import { emitReport } from './emit-report.js';
 import { outputOptions, setExit } from './common.js';
 
@@ -25,10 +25,7 @@ export const classifyCommand: CommandModule<object, ClassifyArgs> = {
       .option('corpus', { type: 'string', array: true, describe: 'Directory whose files may be named as the origin of stale bytes (repeatable)' })
       .option('block-size', { type: 'number', describe: "Filesystem block or fragment size for regions (default 512)" }) as unknown as Argv<ClassifyArgs>,
   handler: async (args) => {
-    const bs = args['block-size'];
-    if (bs !== undefined && (!Number.isInteger(bs) || bs < 512 || bs > 65536 || (bs & (bs - 1)) !== 0)) {
-      throw new UserError(`--block-size ${bs}: must be a power of two from 512 to 65536`);
-    }
+    const bs = checkBlockSize(args['block-size']);
     const report = await classifyDirectories({ expected: args.expected, actual: args.actual, corpus: args.corpus, blockSize: bs });
     setExit(emitReport(report, args));
   },
