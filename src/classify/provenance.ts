@@ -27,7 +27,6 @@ export interface ProvenanceOptions {
 
 const DEFAULTS = { maxBytes: 64 * 1024, minBlockMatch: 512, minMatch: 16 } satisfies Required<ProvenanceOptions>;
 
-
 export class ProvenanceIndex {
   private readonly sorted: Candidate[] = [];
   private dirty = false;
