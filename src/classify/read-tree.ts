@@ -27,6 +27,7 @@ function describe(err: unknown): string {
 
 /** Check that `dir` is an existing, readable directory; `what` names it in the error. */
 export async function requireDirectory(dir: string, what: string): Promise<void> {
+  if (dir.trim() === '') throw new UserError(`${what}: an empty path`);
   let st: Stats;
   try {
     st = statSync(dir);

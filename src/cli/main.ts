@@ -8,6 +8,7 @@ import { layersCommand } from './layers-command.js';
 import { diagnoseCommand } from './diagnose-command.js';
 import { inspectCommand } from './inspect-command.js';
 import { UserError, oneLine } from '../util/errors.js';
+import { escapeText } from '../report/escape.js';
 
 const REPEATABLE = new Set(['_', 'corpus', 'corpus-guest', 'corpusGuest']);
 
@@ -39,7 +40,8 @@ async function main(argv: string[]): Promise<void> {
 
 main(hideBin(process.argv)).catch((err: unknown) => {
   const code = err instanceof UserError ? err.exitCode : 2;
-  process.stderr.write(`layer-forensics: ${oneLine(err)}\n`);
+  // Error text may carry guest bytes (tar's stderr, file names): escape it.
+  process.stderr.write(`layer-forensics: ${escapeText(oneLine(err))}\n`);
   if (process.env.LF_DEBUG && err instanceof Error && err.stack) process.stderr.write(`${err.stack}\n`);
   process.exitCode = code;
 });

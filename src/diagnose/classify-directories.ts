@@ -8,6 +8,7 @@ import { ProvenanceIndex } from '../classify/provenance.js';
 import { readDirectoryTree } from '../classify/read-tree.js';
 import { REPORT_SCHEMA, type Report } from '../report/schema.js';
 import { decideVerdict } from './verdict.js';
+import { UserError } from '../util/errors.js';
 
 export interface ClassifyDirectoriesOptions {
   expected: string;
@@ -19,6 +20,9 @@ export interface ClassifyDirectoriesOptions {
 
 export async function classifyDirectories(opts: ClassifyDirectoriesOptions): Promise<Report> {
   const t0 = performance.now();
+  // resolve('') is the current directory: an empty path is a mistake, not a request for cwd.
+  if (opts.expected.trim() === '') throw new UserError('expected-sources directory: an empty path');
+  if (opts.actual.trim() === '') throw new UserError('actual directory: an empty path');
   const expectedDir = resolve(opts.expected);
   const actualDir = resolve(opts.actual);
   const [expected, actual] = await Promise.all([

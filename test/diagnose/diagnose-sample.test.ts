@@ -153,8 +153,10 @@ describe('bad input: one line naming the thing, exit 2', () => {
   const oneLine = (r: { exitCode?: number; stderr: unknown; stdout: unknown }, re: RegExp) => {
     expect(r.exitCode).toBe(2);
     expect(r.stdout).toBe('');
+    // Every case runs with --quiet: the error is the only line.
     const lines = String(r.stderr).trim().split('\n');
-    expect(lines.at(-1)).toMatch(re);
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatch(re);
     expect(String(r.stderr)).not.toMatch(/\n\s+at /); // no stack trace
   };
   const quiet = ['--quiet'];
