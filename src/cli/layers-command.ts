@@ -13,22 +13,10 @@ interface LayersArgs {
 }
 
 /** One entry of `layer-forensics.layers/v1`. The first seven fields are the contract. */
-export interface LayersEntry {
-  id: string;
-  parent: string | null;
-  base: string | null;
-  created: string | null;
-  chainDepth: number;
-  image: string;
-  bytes: number;
-  chain: string[];
-  rc: number | null;
-  used: string | null;
-  log: string | null;
-  inDb: boolean;
-  chainError?: string;
-  warnings?: string[];
-}
+export type LayersEntry = Pick<
+  Layer,
+  'id' | 'parent' | 'base' | 'created' | 'chainDepth' | 'image' | 'bytes' | 'chain' | 'rc' | 'used' | 'log' | 'inDb' | 'chainError' | 'warnings'
+>;
 
 export interface LayersDocument {
   schema: typeof LAYERS_SCHEMA;
