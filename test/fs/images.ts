@@ -185,7 +185,11 @@ export interface Istat {
 }
 
 export async function istat(image: string, fstype: string, ino: number): Promise<Istat> {
-  const out = (await tsk('istat', ['-f', fstype, image, String(ino)])).toString('latin1');
+  return parseIstat((await tsk('istat', ['-f', fstype, image, String(ino)])).toString('latin1'));
+}
+
+/** One inode's `istat` output, parsed. */
+export function parseIstat(out: string): Istat {
   const num = (re: RegExp): number => Number(re.exec(out)?.[1] ?? NaN);
   const list = (title: string): number[] => {
     const i = out.indexOf(`${title}:\n`);
@@ -215,7 +219,12 @@ export async function icat(image: string, fstype: string, ino: number): Promise<
 
 /** `ifind -d`: the owning inode, 'meta' for "Meta Data", null for "Inode not found". */
 export async function ifindData(image: string, fstype: string, frag: number): Promise<number | 'meta' | null> {
-  const out = (await tsk('ifind', ['-f', fstype, '-d', String(frag), image])).toString('latin1').trim();
+  return parseIfind((await tsk('ifind', ['-f', fstype, '-d', String(frag), image])).toString('latin1'));
+}
+
+/** One `ifind -d` answer, parsed: the owning inode, 'meta', or null. */
+export function parseIfind(text: string): number | 'meta' | null {
+  const out = text.trim();
   if (out === 'Meta Data') return 'meta';
   if (out.startsWith('Inode not found')) return null;
   const n = Number(out);
@@ -231,6 +240,94 @@ export async function ffindAll(image: string, fstype: string, ino: number): Prom
     .split('\n')
     .filter((l) => l.length)
     .map((l) => Buffer.from(l, 'latin1'));
+}
+
+// --- The Sleuth Kit on a partition inside a disk, batched ------------------------------------
+
+/** Where TSK is to find a file system: the image, -f, and -o (the partition's first sector). */
+export interface TskVolume {
+  image: string;
+  fstype: string;
+  /** Start of the file system in 512-byte sectors (TSK's -o); 0 or absent for a bare image. */
+  sectors?: number;
+}
+
+function volumeArgs(v: TskVolume): string[] {
+  return ['-f', v.fstype, ...(v.sectors ? ['-o', String(v.sectors)] : [])];
+}
+
+export async function fsstatOf(v: TskVolume): Promise<string> {
+  return (await tsk('fsstat', [...volumeArgs(v), v.image])).toString('latin1');
+}
+
+export interface FlsName extends FlsEntry {
+  /** Printed with "*": a name in a directory's free space, or one whose inode is free. */
+  deleted: boolean;
+  /** Printed with "(realloc)": a deleted name whose inode is in use again. */
+  realloc: boolean;
+}
+
+/**
+ * `fls -r -p` of a volume: every name, allocated and deleted, without TSK's virtual
+ * $OrphanFiles directory and what it holds.
+ */
+export async function flsNames(v: TskVolume): Promise<FlsName[]> {
+  const out = await tsk('fls', [...volumeArgs(v), '-r', '-p', v.image]);
+  const entries: FlsName[] = [];
+  let start = 0;
+  for (let i = 0; i < out.length; i++) {
+    if (out[i] !== 0x0a) continue;
+    const line = out.subarray(start, i);
+    start = i + 1;
+    const tab = line.indexOf(0x09);
+    const head = line.subarray(0, tab).toString('latin1');
+    const m = /^(\S+) (\* )?(\d+)(\(realloc\))?:$/.exec(head);
+    if (!m) throw new Error(`fls line not understood: ${JSON.stringify(line.toString('latin1'))}`);
+    const path = Buffer.from(line.subarray(tab + 1));
+    if (m[1] === 'V/V' || path.toString('latin1').startsWith('$OrphanFiles/')) continue;
+    entries.push({ type: m[1]!, ino: Number(m[3]), path, deleted: m[2] !== undefined, realloc: m[4] !== undefined });
+  }
+  return entries;
+}
+
+/**
+ * Run one TSK command per item in a single shell (TSK's start-up is most of a call's cost):
+ * `cmd <volume args> <before...> image item`, or with `itemFirst` `cmd <volume args> item image`
+ * after `before`. Returns each item's standard output.
+ */
+async function tskEach(cmd: string, v: TskVolume, items: readonly number[], before: string[] = [], itemFirst = false): Promise<Map<number, string>> {
+  const args = [...volumeArgs(v), ...before].join(' ');
+  const call = itemFirst ? `${cmd} ${args} "$i" "$img"` : `${cmd} ${args} "$img" "$i"`;
+  const script = `img="$1"; shift; for i in "$@"; do printf '\\n@@@@ %s\\n' "$i"; ${call} || exit 1; done`;
+  const r = await execa('bash', ['-c', script, `${cmd}-batch`, v.image, ...items.map(String)], { encoding: 'buffer', maxBuffer: 1 << 30 });
+  const out = Buffer.from(r.stdout).toString('latin1');
+  const res = new Map<number, string>();
+  for (const part of out.split('\n@@@@ ').slice(1)) {
+    const nl = part.indexOf('\n');
+    res.set(Number(part.slice(0, nl)), part.slice(nl + 1));
+  }
+  return res;
+}
+
+/** `istat` of many inodes of a volume, in one shell. */
+export async function istatEach(v: TskVolume, inos: readonly number[]): Promise<Map<number, Istat>> {
+  const out = await tskEach('istat', v, inos);
+  return new Map([...out].map(([ino, text]) => [ino, parseIstat(text)]));
+}
+
+/** `ifind -d` of many fragments of a volume, in one shell. */
+export async function ifindEach(v: TskVolume, frags: readonly number[]): Promise<Map<number, number | 'meta' | null>> {
+  const out = await tskEach('ifind', v, frags, ['-d'], true);
+  return new Map([...out].map(([frag, text]) => [frag, parseIfind(text)]));
+}
+
+/** `icat` of many inodes of a volume, in one shell, each into a file under `dir`; their bytes. */
+export async function icatEach(v: TskVolume, inos: readonly number[], dir: string): Promise<Map<number, Buffer>> {
+  mkdirSync(dir, { recursive: true });
+  const args = volumeArgs(v).join(' ');
+  const script = `img="$1"; dir="$2"; shift 2; for i in "$@"; do icat ${args} "$img" "$i" > "$dir/$i" || exit 1; done`;
+  await execa('bash', ['-c', script, 'icat-batch', v.image, dir, ...inos.map(String)]);
+  return new Map(inos.map((ino) => [ino, readFileSync(join(dir, String(ino)))]));
 }
 
 // --- comparing with TSK ---------------------------------------------------------------------
