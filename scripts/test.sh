@@ -5,6 +5,8 @@ cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 npx tsc -p tsconfig.json --noEmit
 npx eslint .
+# The layering of design.md section 8: no cycles, no import pointing up the pipeline.
+npx depcruise src --config .dependency-cruiser.cjs
 results=$(mktemp)
 trap 'rm -f "$results"' EXIT
 rc=0

@@ -1,33 +1,36 @@
 // `layer-forensics diagnose --store S (--layer ID | --job-log FILE) --expected DIR [...] [--json | --markdown]`
 
-import type { Argv, CommandModule } from 'yargs';
-import { runDiagnose } from '../diagnose/run-diagnose.js';
-import { installCleanupHandlers } from '../vm/cleanup.js';
+import type { Argv } from 'yargs';
+import { installCleanupHandlers } from '../util/cleanup.js';
 import { UserError } from '../util/errors.js';
-import { bootOptions, toDiagnoseOptions, type BootArgs } from './boot-options.js';
+import { bootOptions, sourceOptions, toDiagnoseOptions } from './boot-options.js';
 import { outputOptions, setExit } from './common.js';
 import { emitReport } from './emit-report.js';
+import { lastString } from './options.js';
 import { stderrProgress } from './progress.js';
 
-type DiagnoseArgs = BootArgs & { json?: boolean; markdown?: boolean; quiet?: boolean };
+function builder(y: Argv) {
+  return outputOptions(bootOptions(sourceOptions(y)))
+    .option('layer', { type: 'string', coerce: lastString, describe: 'Layer id (or a unique prefix)' })
+    .option('quiet', { type: 'boolean', describe: 'No progress on stderr' })
+    .check((a) => {
+      if (!a.store) throw new UserError('--store: required (qemu:/path or /path)');
+      if (!a.layer && !a['job-log']) throw new UserError('give --layer ID or --job-log FILE');
+      if (!a.expected) throw new UserError('--expected: required (the directory of the sources the step copied in)');
+      if (a.step !== undefined && !a['job-log']) throw new UserError(`--step ${a.step}: only means something with --job-log (which copy step of the log)`);
+      if (a.dst !== undefined && !a.dst.startsWith('/')) throw new UserError(`--dst ${a.dst}: must be an absolute guest path`);
+      return true;
+    });
+}
 
-export const diagnoseCommand: CommandModule<object, DiagnoseArgs> = {
-  command: 'diagnose',
-  describe: 'One layer, no interaction: overlay, boot, extract, classify, verdict',
-  builder: (y: Argv) =>
-    outputOptions(bootOptions(y))
-      .option('layer', { type: 'string', describe: 'Layer id (or a unique prefix)' })
-      .option('quiet', { type: 'boolean', describe: 'No progress on stderr' })
-      .check((a) => {
-        if (!a.store) throw new UserError('--store: required (qemu:/path or /path)');
-        if (!a.layer && !a['job-log']) throw new UserError('give --layer ID or --job-log FILE');
-        if (!a.expected) throw new UserError('--expected: required (the directory of the sources the step copied in)');
-        return true;
-      }) as unknown as Argv<DiagnoseArgs>,
-  handler: async (args) => {
+export function diagnoseCommand<T>(y: Argv<T>) {
+  return y.command('diagnose', 'One layer, no interaction: boot it (or read its disk: --via direct), extract, classify, verdict', builder, async (args) => {
     installCleanupHandlers();
-    const opts = toDiagnoseOptions(args as DiagnoseArgs & { store: string; expected: string });
+    const opts = toDiagnoseOptions({ ...args, store: args.store!, expected: args.expected! });
+    // Loaded when run, not when the command line is parsed: --help and other commands stay quick.
+    const { runDiagnose } = await import('../diagnose/run-diagnose.js');
     const { report } = await runDiagnose(opts, { onEvent: args.quiet ? undefined : stderrProgress() });
     setExit(emitReport(report, args));
-  },
-};
+  });
+}
+

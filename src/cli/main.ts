@@ -7,25 +7,23 @@ import { classifyCommand } from './classify-command.js';
 import { layersCommand } from './layers-command.js';
 import { diagnoseCommand } from './diagnose-command.js';
 import { inspectCommand } from './inspect-command.js';
+import { auditCommand } from './audit-command.js';
 import { UserError, oneLine } from '../util/errors.js';
 import { escapeText } from '../report/escape.js';
-
-const REPEATABLE = new Set(['_', 'corpus', 'corpus-guest', 'corpusGuest']);
+import { sweepStaleRunDirs } from '../util/temp-dir.js';
 
 async function main(argv: string[]): Promise<void> {
-  await yargs(argv)
+  // A run killed with SIGKILL could not clean up: its temp dir (and QEMU, if still there) go now.
+  sweepStaleRunDirs();
+  let y = yargs(argv)
     .scriptName('layer-forensics')
-    // A flag given twice takes its last value; only the repeatable options collect.
-    .middleware((argv) => {
-      for (const [k, v] of Object.entries(argv)) {
-        if (Array.isArray(v) && !REPEATABLE.has(k)) argv[k] = v.at(-1);
-      }
-    }, true)
-    .usage('$0 <command> [options]\n\nTell whether a cached obuilder QEMU layer is corrupt, which files, what they hold instead, and why.')
-    .command(layersCommand)
-    .command(diagnoseCommand)
-    .command(inspectCommand)
-    .command(classifyCommand)
+    .usage('$0 <command> [options]\n\nTell whether a cached obuilder QEMU layer is corrupt, which files, what they hold instead, and why.');
+  y = layersCommand(y);
+  y = diagnoseCommand(y);
+  y = inspectCommand(y);
+  y = classifyCommand(y);
+  y = auditCommand(y);
+  await y
     .demandCommand(1, 'Give a command (see --help).')
     .strict()
     .help()
@@ -33,7 +31,8 @@ async function main(argv: string[]): Promise<void> {
     .version()
     .wrap(Math.min(110, process.stdout.columns || 100))
     .fail((msg, err) => {
-      throw err ?? new UserError(msg);
+      // yargs' own messages are ours and may wrap over lines: one line, before escaping.
+      throw err ?? new UserError(oneLine(msg));
     })
     .parseAsync();
 }
@@ -41,7 +40,7 @@ async function main(argv: string[]): Promise<void> {
 main(hideBin(process.argv)).catch((err: unknown) => {
   const code = err instanceof UserError ? err.exitCode : 2;
   // Error text may carry guest bytes (tar's stderr, file names): escape it.
-  process.stderr.write(`layer-forensics: ${escapeText(oneLine(err))}\n`);
+  process.stderr.write(`layer-forensics: ${oneLine(escapeText(err instanceof Error ? err.message : String(err)))}\n`);
   if (process.env.LF_DEBUG && err instanceof Error && err.stack) process.stderr.write(`${err.stack}\n`);
   process.exitCode = code;
 });

@@ -15,7 +15,8 @@ export function stderrProgress(write: (s: string) => void = (s) => process.stder
         write(`layer-forensics: ${e.step} done in ${e.ms} ms${e.info ? `: ${escapeText(e.info)}` : ''}\n`);
         break;
       case 'step-fail':
-        write(`layer-forensics: ${e.step} failed: ${escapeText(e.reason)}\n`);
+        // The error that ends the run is printed once, by the command; a step that fails and is
+        // recovered from (a KVM attempt) is explained by the note that follows it.
         break;
       case 'ssh-attempt':
         // One line every few seconds is enough.

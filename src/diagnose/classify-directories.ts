@@ -1,14 +1,14 @@
-// `classify`: compare an already-extracted tree with the expected sources, no QEMU.
+// `classify`: compare an already-extracted tree with the expected sources, no QEMU. The same
+// producer interface and the same compare-and-decide step as diagnose.
 
 import { resolve } from 'node:path';
-import { compareTrees } from '../classify/compare-trees.js';
 import { DEFAULT_BLOCK_SIZE } from '../classify/content.js';
-import { indexCorpusDirectory, indexTree } from '../classify/index-corpus.js';
-import { ProvenanceIndex } from '../classify/provenance.js';
-import { readDirectoryTree } from '../classify/read-tree.js';
+import { directoryExtractor } from '../extract/directory.js';
+import { readDirectoryTree } from '../extract/directory-tree.js';
+import type { CandidateTree } from '../extract/extractor.js';
 import { REPORT_SCHEMA, type Report } from '../report/schema.js';
-import { decideVerdict } from './verdict.js';
 import { UserError } from '../util/errors.js';
+import { compareAndDecide } from './compare-and-decide.js';
 
 export interface ClassifyDirectoriesOptions {
   expected: string;
@@ -18,37 +18,41 @@ export interface ClassifyDirectoriesOptions {
   onProgress?: (done: number, total: number) => void;
 }
 
+async function candidatesOf(expectedDir: string, expected: CandidateTree['tree'], corpus: string[]): Promise<CandidateTree[]> {
+  const out: CandidateTree[] = [{ source: 'expected', root: expectedDir, tree: expected, name: (rel) => rel }];
+  for (const c of corpus) {
+    const root = resolve(c);
+    out.push({ source: 'corpus', root, tree: await readDirectoryTree(root, 'corpus directory'), name: (rel) => rel });
+  }
+  return out;
+}
+
 export async function classifyDirectories(opts: ClassifyDirectoriesOptions): Promise<Report> {
   const t0 = performance.now();
   // resolve('') is the current directory: an empty path is a mistake, not a request for cwd.
   if (opts.expected.trim() === '') throw new UserError('expected-sources directory: an empty path');
-  if (opts.actual.trim() === '') throw new UserError('actual directory: an empty path');
   const expectedDir = resolve(opts.expected);
-  const actualDir = resolve(opts.actual);
-  const [expected, actual] = await Promise.all([
+  const [expected, extracted] = await Promise.all([
     readDirectoryTree(expectedDir, 'expected-sources directory'),
-    readDirectoryTree(actualDir, 'actual directory'),
+    directoryExtractor(opts.actual).extract({ dst: '' }),
   ]);
-  const index = new ProvenanceIndex();
-  await indexTree(index, expected, 'expected', expectedDir);
-  for (const c of opts.corpus ?? []) await indexCorpusDirectory(index, resolve(c));
-  index.seal();
   const blockSize = opts.blockSize ?? DEFAULT_BLOCK_SIZE;
-  const files = await compareTrees(expected, actual, { blockSize, provenance: index, onProgress: opts.onProgress });
-  const classifyMs = Math.round(performance.now() - t0);
-  let bytes = 0;
-  let count = 0;
-  for (const e of actual.values()) {
-    if (e.kind === 'file') {
-      bytes += e.size;
-      count++;
-    }
-  }
+  const decision = await compareAndDecide({
+    expected,
+    actual: extracted.tree,
+    candidates: await candidatesOf(expectedDir, expected, opts.corpus ?? []),
+    blockSize,
+    gaps: extracted.gaps,
+    onEvent: (e) => {
+      if (e.type === 'classify-progress') opts.onProgress?.(e.done, e.total);
+    },
+  });
+  const totalMs = Math.round(performance.now() - t0);
   return {
     schema: REPORT_SCHEMA,
-    extraction: { via: 'directory', expected: expectedDir, actual: actualDir, files: count, bytes, blockSize },
-    files,
-    verdict: decideVerdict(files),
-    timings: { overlayMs: 0, bootMs: 0, extractMs: 0, classifyMs, totalMs: classifyMs },
+    extraction: { ...extracted.extraction, expected: expectedDir, blockSize },
+    files: decision.files,
+    verdict: decision.verdict,
+    timings: { overlayMs: 0, bootMs: 0, extractMs: 0, classifyMs: decision.classifyMs, totalMs },
   };
 }

@@ -1,13 +1,13 @@
 // The diagnose pipeline's contract, shared by the `diagnose` command and the terminal UI so
 // the two never drift apart.
 
-import type { PipelineEvent, Step } from '../vm/events.js';
 import type { Report } from '../report/schema.js';
-import type { Tree } from '../classify/tree.js';
+import type { Tree } from '../tree/tree.js';
+import type { PipelineEvent } from '../util/events.js';
+import type { AccelChoice, GuestArch, GuestOs, Privilege } from '../vm/guest.js';
 
-export type GuestOs = 'linux' | 'openbsd' | 'windows';
-export type Accel = 'auto' | 'kvm' | 'tcg';
-export type Privilege = 'none' | 'doas' | 'sudo';
+export const DIAGNOSE_VIAS = ['boot', 'direct'] as const;
+export type DiagnoseVia = (typeof DIAGNOSE_VIAS)[number];
 
 export interface DiagnoseOptions {
   /** `qemu:/path` or `/path`. */
@@ -23,12 +23,16 @@ export interface DiagnoseOptions {
   dst?: string;
   corpus?: string[];
   corpusGuest?: string[];
+  /** How to read the layer: boot it (default) or read its disk in-process. */
+  via?: DiagnoseVia;
+  /** --partition: which partition holds dst (index or disklabel letter), for --via direct. */
+  partition?: string;
   cpus: number;
   memoryGb: number;
   guestOs: GuestOs;
-  guestArch: 'amd64' | 'riscv64';
+  guestArch: GuestArch;
   bootTimeSec: number;
-  accel: Accel;
+  accel: AccelChoice;
   sshUser: string;
   sshKey?: string;
   /** Default: doas for openbsd, sudo for linux, none for windows (falling back to none). */
@@ -36,38 +40,27 @@ export interface DiagnoseOptions {
   blockSize?: number;
   /** Also compare sha256 of every chain file before and after. */
   verifyHash?: boolean;
+  /**
+   * Testing only: how the boot finds and judges KVM and which QEMU it runs (a fake one that
+   * fails like KVM does), so recordings and tests can make real runs take the fallback paths.
+   */
+  bootTesting?: { qemuBinary?: string; kvmCheckCpuFlags?: boolean; devKvm?: string; kvmProbeWindowMs?: number };
 }
 
-/** Steps of a diagnose run, in order: the VM's steps plus resolving the layer and classifying. */
-export type DiagnoseStep = 'resolve' | Step | 'classify';
-
-export type DiagnoseEvent =
-  | PipelineEvent
-  | { type: 'step-start'; step: 'resolve' | 'classify'; info?: string }
-  | { type: 'step-done'; step: 'resolve' | 'classify'; ms: number; info?: string }
-  | { type: 'step-fail'; step: 'resolve' | 'classify'; reason: string }
-  | { type: 'classify-progress'; done: number; total: number };
+export type DiagnoseEvent = PipelineEvent;
 
 export interface DiagnoseResult {
   report: Report;
-  /** The expected sources and the files pulled out of the guest, for the file views. */
+  /** The expected sources and the files taken out of the layer, for the file views. */
   expected: Tree;
   actual: Tree;
 }
 
 export interface RunControl {
   onEvent?: (e: DiagnoseEvent) => void;
-  /** Aborting stops QEMU and removes the overlay, then the run rejects. */
+  /** Aborting stops QEMU and removes the overlay (this run's only), then the run rejects. */
   signal?: AbortSignal;
 }
 
-export const DEFAULTS = {
-  cpus: 2,
-  memoryGb: 2,
-  guestOs: 'linux' as GuestOs,
-  guestArch: 'amd64' as const,
-  bootTimeSec: 30,
-  accel: 'auto' as Accel,
-  sshUser: 'opam',
-  dst: '/home/opam/src',
-};
+/** Where the copy step's files land when nothing says otherwise. */
+export const DEFAULT_DST = '/home/opam/src';

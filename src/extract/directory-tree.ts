@@ -1,10 +1,12 @@
 // A host directory as a Tree: walked without following symlinks, files read lazily.
 
-import { closeSync, lstatSync, openSync, readdirSync, readFileSync, readlinkSync, readSync, statSync, type Dirent, type Stats } from 'node:fs';
+import { closeSync, lstatSync, openSync, readdirSync, readFileSync, readlinkSync, statSync, type Dirent, type Stats } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { join } from 'node:path';
 import { UserError } from '../util/errors.js';
-import type { ChunkReader, Tree, TreeEntry } from './tree.js';
+import { describeFsError } from '../util/fs-errors.js';
+import { readFully, readFullySync } from '../util/read-fully.js';
+import { contentless, type ChunkReader, type Tree, type TreeEntry } from '../tree/tree.js';
 
 /** Files up to this size are read synchronously: for small cached files that is several times faster. */
 const SYNC_READ_MAX = 256 * 1024;
@@ -17,14 +19,6 @@ function specialKind(st: Stats | Dirent): string {
   return 'unknown';
 }
 
-function describe(err: unknown): string {
-  const code = (err as NodeJS.ErrnoException).code;
-  if (code === 'ENOENT') return 'does not exist';
-  if (code === 'ENOTDIR') return 'is not a directory';
-  if (code === 'EACCES' || code === 'EPERM') return 'cannot be read (permission denied)';
-  return (err as Error).message;
-}
-
 /** Check that `dir` is an existing, readable directory; `what` names it in the error. */
 export async function requireDirectory(dir: string, what: string): Promise<void> {
   if (dir.trim() === '') throw new UserError(`${what}: an empty path`);
@@ -32,13 +26,13 @@ export async function requireDirectory(dir: string, what: string): Promise<void>
   try {
     st = statSync(dir);
   } catch (err) {
-    throw new UserError(`${what} ${dir}: ${describe(err)}`);
+    throw new UserError(`${what} ${dir}: ${describeFsError(err)}`);
   }
   if (!st.isDirectory()) throw new UserError(`${what} ${dir}: is not a directory`);
   try {
     readdirSync(dir);
   } catch (err) {
-    throw new UserError(`${what} ${dir}: ${describe(err)}`);
+    throw new UserError(`${what} ${dir}: ${describeFsError(err)}`);
   }
 }
 
@@ -47,13 +41,7 @@ async function readPrefix(full: string, n: number): Promise<Buffer> {
   const fh = await open(full, 'r');
   try {
     const buf = Buffer.allocUnsafe(n);
-    let got = 0;
-    while (got < n) {
-      const { bytesRead } = await fh.read(buf, got, n - got, got);
-      if (bytesRead === 0) break;
-      got += bytesRead;
-    }
-    return buf.subarray(0, got);
+    return buf.subarray(0, await readFully(fh, buf, 0));
   } finally {
     await fh.close();
   }
@@ -63,13 +51,7 @@ function readPrefixSync(full: string, n: number): Buffer {
   const fd = openSync(full, 'r');
   try {
     const buf = Buffer.allocUnsafe(n);
-    let got = 0;
-    while (got < n) {
-      const k = readSync(fd, buf, got, n - got, got);
-      if (k === 0) break;
-      got += k;
-    }
-    return buf.subarray(0, got);
+    return buf.subarray(0, readFullySync(fd, buf, 0));
   } finally {
     closeSync(fd);
   }
@@ -77,7 +59,7 @@ function readPrefixSync(full: string, n: number): Buffer {
 
 function fileEntry(path: string, full: string, size: number, what: string): TreeEntry {
   const wrap = (err: unknown): never => {
-    throw new UserError(`${what} ${full}: ${describe(err)}`);
+    throw new UserError(`${what} ${full}: ${describeFsError(err)}`);
   };
   // Small files in one synchronous call; large ones with positioned reads into one buffer.
   const readUpTo = async (n: number): Promise<Buffer> => {
@@ -91,15 +73,7 @@ function fileEntry(path: string, full: string, size: number, what: string): Tree
   const openReader = async (): Promise<ChunkReader> => {
     const fh = await open(full, 'r').catch(wrap);
     return {
-      read: async (buf, position) => {
-        let got = 0;
-        while (got < buf.length) {
-          const { bytesRead } = await fh.read(buf, got, buf.length - got, position + got);
-          if (bytesRead === 0) break;
-          got += bytesRead;
-        }
-        return got;
-      },
+      read: (buf, position) => readFully(fh, buf, position),
       close: () => fh.close(),
     };
   };
@@ -120,7 +94,7 @@ export async function readDirectoryTree(root: string, what = 'directory'): Promi
     try {
       names = readdirSync(abs, { withFileTypes: true });
     } catch (err) {
-      throw new UserError(`${what} ${abs}: ${describe(err)}`);
+      throw new UserError(`${what} ${abs}: ${describeFsError(err)}`);
     }
     names.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
     for (const d of names) {
@@ -128,18 +102,18 @@ export async function readDirectoryTree(root: string, what = 'directory'): Promi
       const full = join(root, path);
       try {
         if (d.isDirectory()) {
-          tree.set(path, { path, kind: 'directory', size: 0, read: async () => Buffer.alloc(0) });
+          tree.set(path, contentless(path, 'directory'));
           walk(path);
         } else if (d.isSymbolicLink()) {
-          tree.set(path, { path, kind: 'symlink', size: 0, linkTarget: readlinkSync(full), read: async () => Buffer.alloc(0) });
+          tree.set(path, contentless(path, 'symlink', { linkTarget: readlinkSync(full) }));
         } else if (d.isFile()) {
           tree.set(path, fileEntry(path, full, lstatSync(full).size, what));
         } else {
-          tree.set(path, { path, kind: 'special', size: 0, special: specialKind(d), read: async () => Buffer.alloc(0) });
+          tree.set(path, contentless(path, 'special', { special: specialKind(d) }));
         }
       } catch (err) {
         if (err instanceof UserError) throw err;
-        throw new UserError(`${what} ${full}: ${describe(err)}`);
+        throw new UserError(`${what} ${full}: ${describeFsError(err)}`);
       }
     }
   };

@@ -5,6 +5,7 @@ import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { UserError } from '../util/errors.js';
+import { describeFsError } from '../util/fs-errors.js';
 
 export interface FileFingerprint {
   path: string;
@@ -28,8 +29,8 @@ export async function fingerprintFiles(paths: readonly string[], opts: { hash?: 
     let st;
     try {
       st = await stat(p, { bigint: true });
-    } catch {
-      throw new UserError(`${p}: does not exist (it did when the chain was resolved)`);
+    } catch (err) {
+      throw new UserError(`${p}: ${describeFsError(err)} (it was there when the chain was resolved)`);
     }
     const fp: FileFingerprint = { path: p, size: Number(st.size), mtimeNs: st.mtimeNs.toString() };
     if (opts.hash) fp.sha256 = await sha256(p);

@@ -13,7 +13,9 @@
 // carry no `<workdir>: ` prefix, and its `(from` is written `((from`.
 
 import { readFile, stat } from 'node:fs/promises';
+import { stripVTControlCharacters } from 'node:util';
 import { UserError } from '../util/errors.js';
+import { describeFsError } from '../util/fs-errors.js';
 
 export type StepOp = 'from' | 'copy' | 'run' | 'env' | 'user' | 'workdir' | 'shell' | 'comment' | (string & {});
 
@@ -56,6 +58,11 @@ export interface Step {
 export interface ParsedJobLog {
   /** Host from `Building on <host>`. */
   worker: string | null;
+  /**
+   * The commit of the sources the job tested, from ocaml-ci's header
+   * (`from https://github.com/o/r.git#ref (<40 hex>)`), or null.
+   */
+  commit: string | null;
   /** The base from the first `(from <base>)` step. */
   base: string | null;
   steps: Step[];
@@ -68,16 +75,17 @@ const MAX_OP_LINES = 500;
 /** Largest job log read. */
 export const MAX_JOB_LOG_BYTES = 256 * 1024 * 1024;
 
-const ANSI_RE = /\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b[@-Z\\-_]/g;
 /** `<workdir>: (<op>`: the workdir is absolute (`/...`, or `C:\...` / `C:/...` on Windows). */
 const OP_START_RE = /^(\/\S*?|[A-Za-z]:[\\/]\S*?): (\((?:copy|run|env|user|workdir|shell|comment)(?=[\s)]|$).*)$/;
 const FROM_RE = /^\(from\s+(.+?)\)\s*$/;
 const ARROW_RE = /--->\s+(?:saved as "([0-9a-f]{64})"|using "([0-9a-f]{64})" from cache)/;
 const BUILDING_ON_RE = /^Building on (\S+)/;
+/** ocaml-ci's header: `from <repository url>#<ref> (<commit>)`. */
+const COMMIT_RE = /^\s*from \S+ \(([0-9a-f]{40})\)\s*$/;
 
-/** Remove ANSI escape sequences (CSI, OSC, two-byte) and every `\r`. */
+/** Remove ANSI escape sequences and every `\r`. */
 export function stripAnsi(s: string): string {
-  return s.replace(ANSI_RE, '').replace(/\r/g, '');
+  return stripVTControlCharacters(s).replace(/\r/g, '');
 }
 
 /** `/home/opam/src/./` → `/home/opam/src`; `.` and empty segments dropped, `..` applied. */
@@ -175,96 +183,108 @@ function field(list: Sexp[], name: string): Sexp[] | null {
  * Parse the text of a job log. Pure: no file access. ANSI escapes and `\r` are stripped first;
  * line numbers are those of the original text.
  */
+/** An op that may wrap over several lines: its text joined, and the last line it takes. */
+function readOp(lines: string[], n: number, first: string): { text: string; end: number } {
+  const parts = [first.trim()];
+  const state = { depth: 0, inString: false };
+  scanDepth(first, state);
+  let end = n;
+  while (state.depth > 0 && end + 1 < lines.length && end - n < MAX_OP_LINES) {
+    const next = lines[end + 1] as string;
+    // Unbalanced op: stop before the next step or `--->` rather than swallow the log.
+    if (ARROW_RE.test(next) || OP_START_RE.test(next) || FROM_RE.test(next)) break;
+    end++;
+    parts.push(next.trim());
+    scanDepth(next, state);
+  }
+  return { text: parts.join(' '), end };
+}
+
+/** A copy step's src, exclude and dst (a relative dst is relative to the workdir). */
+function addCopyFields(step: Omit<Step, 'index'>, list: Sexp[], workdir: string): void {
+  const src = field(list, 'src') ?? [];
+  step.src = src.filter((s): s is string => typeof s === 'string');
+  const exclude = field(list, 'exclude');
+  if (exclude) step.exclude = exclude.filter((s): s is string => typeof s === 'string');
+  const dst = field(list, 'dst')?.[0];
+  if (typeof dst === 'string') {
+    step.dstRaw = dst;
+    const full = dst.startsWith('/') || !workdir.startsWith('/') ? dst : `${workdir}/${dst}`;
+    step.dst = normaliseGuestPath(full);
+    step.dstIsDir = /(?:^|\/)\.?$/.test(dst) || step.src.length !== 1;
+  }
+}
+
+/** The state of a parse: what the lines seen so far said. */
+interface ParseState {
+  steps: Step[];
+  worker: string | null;
+  commit: string | null;
+  base: string | null;
+  currentFrom: string | null;
+  copies: number;
+}
+
+function push(st: ParseState, step: Omit<Step, 'index'>): void {
+  st.steps.push({ index: st.steps.length + 1, ...step });
+}
+
+/** A line that is not an op: a `--->` arrow, `Building on`, the commit, a `(from ...)`. True when taken. */
+function takeMarker(st: ParseState, line: string, n: number): boolean {
+  const arrow = ARROW_RE.exec(line);
+  if (arrow) {
+    const id = arrow[1] ?? arrow[2] ?? null;
+    // The `--->` line names the layer of the step just logged (its output may come between).
+    const last = st.steps[st.steps.length - 1];
+    if (last && LAYER_OPS.has(last.op) && last.layerId === null) {
+      last.layerId = id;
+      last.cached = arrow[2] !== undefined;
+    }
+    return true;
+  }
+  const building = BUILDING_ON_RE.exec(line);
+  if (building) {
+    st.worker ??= building[1] ?? null;
+    return true;
+  }
+  const commit = COMMIT_RE.exec(line);
+  if (commit && st.steps.length === 0) {
+    st.commit ??= commit[1] ?? null;
+    return true;
+  }
+  const from = FROM_RE.exec(line);
+  if (from) {
+    const name = (from[1] as string).trim();
+    st.currentFrom = name;
+    st.base ??= name;
+    push(st, { op: 'from', text: line.trim(), layerId: null, cached: null, workdir: null, from: name, line: n + 1 });
+    return true;
+  }
+  return false;
+}
+
 export function parseJobLog(text: string): ParsedJobLog {
   const lines = text.split('\n').map(stripAnsi);
-  const steps: Step[] = [];
-  let worker: string | null = null;
-  let base: string | null = null;
-  let currentFrom: string | null = null;
-  let copies = 0;
-
-  const push = (step: Omit<Step, 'index'>): void => {
-    steps.push({ index: steps.length + 1, ...step });
-  };
-
+  const st: ParseState = { steps: [], worker: null, commit: null, base: null, currentFrom: null, copies: 0 };
   for (let n = 0; n < lines.length; n++) {
     const line = lines[n] as string;
-
-    const arrow = ARROW_RE.exec(line);
-    if (arrow) {
-      const id = arrow[1] ?? arrow[2] ?? null;
-      // The `--->` line names the layer of the step just logged (its output may come between).
-      const last = [...steps].reverse().find((s) => LAYER_OPS.has(s.op));
-      if (last && last === steps[steps.length - 1] && last.layerId === null) {
-        last.layerId = id;
-        last.cached = arrow[2] !== undefined;
-      }
-      continue;
-    }
-
-    const building = BUILDING_ON_RE.exec(line);
-    if (building && worker === null) {
-      worker = building[1] ?? null;
-      continue;
-    }
-
-    const from = FROM_RE.exec(line);
-    if (from) {
-      const name = (from[1] as string).trim();
-      currentFrom = name;
-      if (base === null) base = name;
-      push({ op: 'from', text: line.trim(), layerId: null, cached: null, workdir: null, from: name, line: n + 1 });
-      continue;
-    }
-
+    if (takeMarker(st, line, n)) continue;
     const start = OP_START_RE.exec(line);
     if (!start) continue;
     const workdir = start[1] as string;
-    const parts = [(start[2] as string).trim()];
-    const state = { depth: 0, inString: false };
-    scanDepth(start[2] as string, state);
-    let end = n;
-    while (state.depth > 0 && end + 1 < lines.length && end - n < MAX_OP_LINES) {
-      const next = lines[end + 1] as string;
-      // Unbalanced op: stop before the next step or `--->` rather than swallow the log.
-      if (ARROW_RE.test(next) || OP_START_RE.test(next) || FROM_RE.test(next)) break;
-      end++;
-      parts.push(next.trim());
-      scanDepth(next, state);
-    }
-    const opText = parts.join(' ');
+    const { text: opText, end } = readOp(lines, n, start[2] as string);
     const sexp = parseSexp(opText);
     const list = Array.isArray(sexp) ? sexp : [];
     const op = typeof list[0] === 'string' ? list[0] : 'unknown';
-    const step: Omit<Step, 'index'> = {
-      op,
-      text: opText,
-      layerId: null,
-      cached: null,
-      workdir,
-      from: currentFrom,
-      line: n + 1,
-    };
+    const step: Omit<Step, 'index'> = { op, text: opText, layerId: null, cached: null, workdir, from: st.currentFrom, line: n + 1 };
     if (op === 'copy') {
-      copies++;
-      step.copyIndex = copies;
-      const src = field(list, 'src') ?? [];
-      step.src = src.filter((s): s is string => typeof s === 'string');
-      const exclude = field(list, 'exclude');
-      if (exclude) step.exclude = exclude.filter((s): s is string => typeof s === 'string');
-      const dst = field(list, 'dst')?.[0];
-      if (typeof dst === 'string') {
-        step.dstRaw = dst;
-        const full = dst.startsWith('/') || !workdir.startsWith('/') ? dst : `${workdir}/${dst}`;
-        step.dst = normaliseGuestPath(full);
-        step.dstIsDir = /(?:^|\/)\.?$/.test(dst) || step.src.length !== 1;
-      }
+      step.copyIndex = ++st.copies;
+      addCopyFields(step, list, workdir);
     }
-    push(step);
+    push(st, step);
     n = end;
   }
-
-  return { worker, base, steps };
+  return { worker: st.worker, commit: st.commit, base: st.base, steps: st.steps };
 }
 
 /** Read and parse a job log file. Throws `UserError` naming the file when it cannot be read. */
@@ -276,10 +296,7 @@ export async function readJobLog(file: string): Promise<ParsedJobLog> {
     size = st.size;
   } catch (err) {
     if (err instanceof UserError) throw err;
-    const code = (err as NodeJS.ErrnoException | undefined)?.code;
-    if (code === 'ENOENT' || code === 'ENOTDIR') throw new UserError(`job log ${file}: does not exist`);
-    if (code === 'EACCES' || code === 'EPERM') throw new UserError(`job log ${file}: permission denied`);
-    throw new UserError(`job log ${file}: cannot read (${code ?? String(err)})`);
+    throw new UserError(`job log ${file}: ${describeFsError(err)}`);
   }
   if (size > MAX_JOB_LOG_BYTES) {
     throw new UserError(`job log ${file}: too large (${size} bytes, the limit is ${MAX_JOB_LOG_BYTES})`);
@@ -288,8 +305,7 @@ export async function readJobLog(file: string): Promise<ParsedJobLog> {
   try {
     text = await readFile(file, 'utf8');
   } catch (err) {
-    const code = (err as NodeJS.ErrnoException | undefined)?.code;
-    throw new UserError(`job log ${file}: cannot read (${code ?? String(err)})`);
+    throw new UserError(`job log ${file}: ${describeFsError(err)}`);
   }
   return parseJobLog(text);
 }

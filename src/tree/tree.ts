@@ -1,9 +1,29 @@
-import type { EntryKind } from '../report/schema.js';
+// A file tree, wherever it came from: a host directory (`classify`), a guest's tar stream (boot),
+// or a filesystem read in-process from the layer's disk (direct). Classification, verdicts and
+// reports only ever see this, so the producers are interchangeable (design.md section 8).
+//
+// Paths are relative and `/`-separated DATA: they never decide a host path.
 
-/**
- * One entry of a file tree, wherever it came from (a host directory, a tar stream pulled from a
- * guest). `path` is relative, `/`-separated data: it never decides a host path.
- */
+/** What an entry is. Hard links are regular files (each name reads the same bytes). */
+export type EntryKind = 'file' | 'symlink' | 'directory' | 'special';
+
+/** Where a file's bytes are on the layer's disk (direct reading only). */
+export interface FileStorage {
+  inode: number;
+  /** Extents in file order: file offset, length, disk byte offset (null: a hole), chain element. */
+  blocks: StorageBlock[];
+}
+
+export interface StorageBlock {
+  /** Offset in the file. */
+  offset: number;
+  length: number;
+  /** Byte offset on the whole disk (not the partition); null for a hole (reads as zeros). */
+  disk: number | null;
+  /** The chain element whose image holds these bytes: a layer id, `base:<name>`, or null (none: zeros). */
+  layer: string | null;
+}
+
 export interface TreeEntry {
   path: string;
   kind: EntryKind;
@@ -11,9 +31,15 @@ export interface TreeEntry {
   size: number;
   /** Symlink target, compared as data and never followed. */
   linkTarget?: string;
-  /** For special files: 'fifo', 'socket', 'char-device', 'block-device', 'hard-link', ... */
+  /** For special files: 'fifo', 'socket', 'char-device', 'block-device', ... */
   special?: string;
-  /** The file's bytes (regular files only); lazily read for host trees, in memory for tar streams. */
+  /** For a hard link: the path of the name it was first seen under (the bytes are the same). */
+  hardLinkOf?: string;
+  /** Why the producer could not read this entry's content (permission denied, vanished): never guessed. */
+  unreadable?: string;
+  /** Where the bytes are on disk, when the producer knows (direct reading). */
+  storage?: FileStorage;
+  /** The file's bytes (regular files only). */
   read(): Promise<Buffer>;
   /** The first `n` bytes (regular files only), without reading the rest when it can be avoided. */
   readHead?(n: number): Promise<Buffer>;
@@ -29,3 +55,23 @@ export interface ChunkReader {
 
 /** Path -> entry. Directories may be present but are not compared. */
 export type Tree = Map<string, TreeEntry>;
+
+const EMPTY = Buffer.alloc(0);
+
+/** An entry without content (directory, symlink, special file). */
+export function contentless(path: string, kind: Exclude<EntryKind, 'file'>, extra: Partial<TreeEntry> = {}): TreeEntry {
+  return { path, kind, size: 0, read: async () => EMPTY, ...extra };
+}
+
+/** Regular files and their bytes: the totals an extraction reports. */
+export function treeTotals(tree: Tree): { files: number; bytes: number } {
+  let files = 0;
+  let bytes = 0;
+  for (const e of tree.values()) {
+    if (e.kind === 'file') {
+      files++;
+      bytes += e.size;
+    }
+  }
+  return { files, bytes };
+}

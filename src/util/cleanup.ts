@@ -1,17 +1,20 @@
-// A process-wide registry of cleanup actions (kill a QEMU, remove a temp dir), each run exactly once:
-// by its owner on the normal path (`handle.run()`), by `runAllCleanups()` on error paths, on
-// SIGINT/SIGTERM/SIGHUP (then the process exits 130/143/129), and on 'exit' (synchronous
-// fallbacks only: async work cannot run there). A SIGKILL of this process cannot be caught: QEMU
-// then outlives it (see the report's "left out").
-
-import { rmSync } from 'node:fs';
+// Cleanup actions (kill a QEMU, remove a temp dir), each run exactly once, grouped in scopes.
+//
+// A run (one diagnose, one layer of an audit) owns a `CleanupScope`: its owner runs it on the
+// normal path, and aborting that run cleans only what that run started, not the other runs of
+// the process. Every live scope is also on the process-level net: SIGINT/SIGTERM/SIGHUP run all of
+// them (then the process exits 130/143/129), and process 'exit' runs the synchronous fallbacks of
+// whatever is left. A SIGKILL cannot be caught: QEMU dies with us through its parent-death signal
+// (qemu-process.ts) and temp dirs are swept by the next start (temp-dir.ts).
+//
+// A cleanup that fails is not hidden: its failure is kept and returned by runAll().
 
 export interface CleanupAction {
-  /** What it cleans, for diagnostics ("qemu pid 1234", "temp dir /tmp/...'). */
+  /** What it cleans, for diagnostics ("qemu pid 1234", "temp dir /tmp/..."). */
   name: string;
   /** The normal, asynchronous cleanup (QMP quit, graceful kill, rm). */
   run: () => Promise<void>;
-  /** A synchronous fallback for process 'exit' (SIGKILL, rmSync). Must not throw. */
+  /** A synchronous fallback for process 'exit' and for a failed `run`. Must not throw. */
   runSync: () => void;
 }
 
@@ -28,51 +31,114 @@ interface Entry {
   promise?: Promise<void>;
 }
 
-// Newest first: a QEMU registered after its temp dir is stopped before the dir is removed.
-const entries: Entry[] = [];
-let handlersInstalled = false;
-let signalled: NodeJS.Signals | null = null;
-
 const SIGNAL_EXIT: Record<string, number> = { SIGINT: 130, SIGTERM: 143, SIGHUP: 129 };
 /** How long signal-time cleanup may take before the process exits anyway. */
 const SIGNAL_CLEANUP_BUDGET_MS = 8000;
 
-function runEntry(e: Entry): Promise<void> {
-  if (!e.promise) {
-    e.promise = (async () => {
-      try {
-        await e.action.run();
-      } catch {
-        // fall back to the synchronous version
-        try {
-          e.action.runSync();
-        } catch {
-          /* nothing more to do */
-        }
-      } finally {
+/** Every scope with pending actions: the process-level net. */
+const liveScopes = new Set<CleanupScope>();
+let handlersInstalled = false;
+let signalled: NodeJS.Signals | null = null;
+
+export class CleanupScope {
+  // Newest first: a QEMU registered after its temp dir is stopped before the dir is removed.
+  private readonly entries: Entry[] = [];
+  private readonly failureList: string[] = [];
+
+  constructor(readonly name: string) {}
+
+  /** Register an action; it runs exactly once, whichever path gets there first. */
+  register(action: CleanupAction): CleanupHandle {
+    installCleanupHandlers();
+    const e: Entry = { action, done: false };
+    this.entries.unshift(e);
+    liveScopes.add(this);
+    return {
+      run: () => this.runEntry(e),
+      unregister: () => {
         e.done = true;
-        const i = entries.indexOf(e);
-        if (i >= 0) entries.splice(i, 1);
-      }
-    })();
+        this.forget(e);
+      },
+    };
   }
-  return e.promise;
+
+  /** Run every pending action, newest first. Returns the failures met so far (one line each). */
+  async runAll(): Promise<string[]> {
+    for (const e of [...this.entries]) await this.runEntry(e);
+    return [...this.failureList];
+  }
+
+  /** Names of actions still pending. */
+  pending(): string[] {
+    return this.entries.filter((e) => !e.done).map((e) => e.action.name);
+  }
+
+  /** Cleanups that failed (both the normal and the fallback way), one line each. */
+  get failures(): readonly string[] {
+    return this.failureList;
+  }
+
+  /** Process exit: the synchronous fallbacks of what is left. */
+  runSyncAll(): void {
+    for (const e of [...this.entries]) {
+      if (e.done) continue;
+      e.done = true;
+      try {
+        e.action.runSync();
+      } catch {
+        /* must not throw in 'exit' */
+      }
+    }
+    this.entries.length = 0;
+    liveScopes.delete(this);
+  }
+
+  private forget(e: Entry): void {
+    const i = this.entries.indexOf(e);
+    if (i >= 0) this.entries.splice(i, 1);
+    if (this.entries.length === 0) liveScopes.delete(this);
+  }
+
+  private runEntry(e: Entry): Promise<void> {
+    if (!e.promise) {
+      e.promise = (async () => {
+        try {
+          await e.action.run();
+        } catch (err) {
+          try {
+            e.action.runSync();
+          } catch (err2) {
+            this.failureList.push(`${e.action.name}: ${lineOf(err)}; fallback: ${lineOf(err2)}`);
+          }
+        } finally {
+          e.done = true;
+          this.forget(e);
+        }
+      })();
+    }
+    return e.promise;
+  }
+}
+
+function lineOf(err: unknown): string {
+  return (err instanceof Error ? err.message : String(err)).replace(/\s*\n\s*/g, ' ');
+}
+
+/** For code that runs outside any run (one-off helpers, tests): the process's own scope. */
+export const processScope = new CleanupScope('process');
+
+/** Run every live scope's actions (signals, fatal errors, the TUI quitting). */
+export async function runAllCleanups(): Promise<string[]> {
+  const failures: string[] = [];
+  for (const s of [...liveScopes]) failures.push(...(await s.runAll()));
+  return failures;
 }
 
 function onExit(): void {
   // After a signal the exit status is 128+n whatever else happened meanwhile (a pipeline step
   // failing because its QEMU was stopped must not turn SIGTERM into exit 1 or 2).
   if (signalled) process.exitCode = SIGNAL_EXIT[signalled] ?? 1;
-  for (const e of [...entries]) {
-    if (e.done) continue;
-    e.done = true;
-    try {
-      e.action.runSync();
-    } catch {
-      /* must not throw in 'exit' */
-    }
-  }
-  entries.length = 0;
+  for (const s of [...liveScopes]) s.runSyncAll();
 }
 
 function onSignal(sig: NodeJS.Signals): void {
@@ -114,7 +180,7 @@ export class InterruptedError extends Error {
   }
 }
 
-/** Install the 'exit' and signal handlers (idempotent; done by the first `registerCleanup`). */
+/** Install the 'exit' and signal handlers (idempotent; done by the first registration). */
 export function installCleanupHandlers(): void {
   if (handlersInstalled) return;
   handlersInstalled = true;
@@ -122,44 +188,17 @@ export function installCleanupHandlers(): void {
   for (const sig of Object.keys(SIGNAL_EXIT) as NodeJS.Signals[]) process.on(sig, onSignal);
 }
 
-/** Register an action; it runs exactly once, whichever path gets there first. */
+/** Register on the process scope (code outside any run). */
 export function registerCleanup(action: CleanupAction): CleanupHandle {
-  installCleanupHandlers();
-  const e: Entry = { action, done: false };
-  entries.unshift(e);
-  return {
-    run: () => runEntry(e),
-    unregister: () => {
-      const i = entries.indexOf(e);
-      if (i >= 0) entries.splice(i, 1);
-      e.done = true;
-    },
-  };
+  return processScope.register(action);
 }
 
-/** Run every registered action (newest first), e.g. on a fatal error. */
-export async function runAllCleanups(): Promise<void> {
-  for (const e of [...entries]) await runEntry(e);
-}
-
-/** Names of actions still pending (for tests and diagnostics). */
+/** Names of actions still pending in every scope (tests and diagnostics). */
 export function pendingCleanups(): string[] {
-  return entries.filter((e) => !e.done).map((e) => e.action.name);
+  return [...liveScopes].flatMap((s) => s.pending());
 }
 
-/** Run the 'exit' fallbacks now, as process exit would (for tests). */
+/** Run the 'exit' fallbacks now, as process exit would (tests). */
 export function runSyncCleanupsForTest(): void {
   onExit();
-}
-
-/** A cleanup action that removes a directory tree. */
-export function removeDirAction(dir: string): CleanupAction {
-  return {
-    name: `temp dir ${dir}`,
-    run: async () => {
-      const { rm } = await import('node:fs/promises');
-      await rm(dir, { recursive: true, force: true });
-    },
-    runSync: () => rmSync(dir, { recursive: true, force: true }),
-  };
 }

@@ -13,9 +13,6 @@ export class UserError extends Error {
   }
 }
 
-/** Exit statuses of design.md section 4. */
-export const EXIT = { clean: 0, corrupt: 1, failed: 2, inconclusive: 3 } as const;
-
 /** One line, whatever the error was: for messages that must never carry a stack. */
 export function oneLine(err: unknown): string {
   const msg = err instanceof Error ? err.message : String(err);

@@ -3,9 +3,6 @@
 
 import { constants as fsc } from 'node:fs';
 import { access, readFile } from 'node:fs/promises';
-import type { Accel } from './qemu-command.js';
-
-export type AccelChoice = 'auto' | Accel;
 
 export interface KvmStatus {
   usable: boolean;

@@ -17,11 +17,11 @@
 //     boots as fast as `-cpu max` under TCG and avoids emulating features the guest does not need.
 
 import { UserError } from '../util/errors.js';
-import type { ImageFormat } from './overlay.js';
+import type { Accel } from '../util/events.js';
+import type { GuestArch, GuestOs } from './guest.js';
+import type { ChainImage } from './overlay.js';
 
-export type Accel = 'kvm' | 'tcg';
-export type GuestOs = 'linux' | 'openbsd' | 'windows';
-export type GuestArch = 'amd64' | 'riscv64';
+type ImageFormat = ChainImage['format'];
 
 export interface QemuCommandOptions {
   /** Absolute image paths, the layer first and the base last. */

@@ -1,10 +1,13 @@
 // The OpenSSH client: its arguments, the key check before boot, and waiting for the guest.
 
-import { constants as fsc } from 'node:fs';
+import { constants as fsc, existsSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
 import { access, readFile, stat } from 'node:fs/promises';
 import { execa } from 'execa';
-import { UserError, oneLine } from '../util/errors.js';
-import { emit, type OnEvent } from './events.js';
+import { UserError } from '../util/errors.js';
+import { fsUserError } from '../util/fs-errors.js';
+import { emit, type OnEvent } from '../util/events.js';
 
 export interface SshTarget {
   user: string;
@@ -34,6 +37,15 @@ export function sshArgs(t: SshTarget, connectTimeoutSec = 5): string[] {
   ];
 }
 
+/** The keys this tool tries when --ssh-key is not given, in order. */
+export function defaultSshKey(): string {
+  for (const k of ['id_ed25519', 'id_ecdsa', 'id_rsa']) {
+    const p = join(homedir(), '.ssh', k);
+    if (existsSync(p)) return p;
+  }
+  throw new UserError('--ssh-key: not given, and no ~/.ssh/id_ed25519, id_ecdsa or id_rsa to use instead');
+}
+
 /**
  * Check the private key file before anything boots: it exists, is a readable regular file, looks
  * like a private key, and is not group/world accessible (ssh would ignore it and the guest would
@@ -44,14 +56,13 @@ export async function checkSshKey(key: string): Promise<void> {
   try {
     st = await stat(key);
   } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    throw new UserError(`--ssh-key ${key}: ${code === 'ENOENT' ? 'does not exist' : oneLine(err)}`);
+    throw fsUserError(`--ssh-key ${key}`, err);
   }
   if (!st.isFile()) throw new UserError(`--ssh-key ${key}: is not a regular file`);
   try {
     await access(key, fsc.R_OK);
-  } catch {
-    throw new UserError(`--ssh-key ${key}: cannot be read (permission denied)`);
+  } catch (err) {
+    throw fsUserError(`--ssh-key ${key}`, err);
   }
   const head = (await readFile(key)).subarray(0, 200).toString('latin1');
   if (!/PRIVATE KEY/.test(head)) throw new UserError(`--ssh-key ${key}: is not an OpenSSH/PEM private key`);

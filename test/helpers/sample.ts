@@ -50,7 +50,7 @@ export function qemuProcessesWith(needle: string): string[] {
   for (const pid of readdirSync('/proc').filter((n) => /^\d+$/.test(n))) {
     try {
       const cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0/g, ' ');
-      if (cmd.startsWith('qemu-system') && cmd.includes(needle)) out.push(`${pid}: ${cmd.slice(0, 200)}`);
+      if (/^(\S*\/)?qemu-system/.test(cmd) && cmd.includes(needle)) out.push(`${pid}: ${cmd.slice(0, 200)}`);
     } catch {
       // gone
     }

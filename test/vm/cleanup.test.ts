@@ -3,7 +3,8 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { pendingCleanups, registerCleanup, removeDirAction, runAllCleanups, runSyncCleanupsForTest } from '../../src/vm/cleanup.js';
+import { pendingCleanups, registerCleanup, runAllCleanups, runSyncCleanupsForTest } from '../../src/util/cleanup.js';
+import { removeDirAction } from '../../src/util/temp-dir.js';
 import { ROOT } from './samples.js';
 
 describe('cleanup registry', () => {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { blockdevNodes, qemuCommand, type QemuCommandOptions } from '../../src/vm/qemu-command.js';
-import { meaningfulStderrLine } from '../../src/vm/boot.js';
+import { meaningfulStderrLine } from '../../src/vm/qemu-process.js';
 import { UserError } from '../../src/util/errors.js';
 
 const base: QemuCommandOptions = {

@@ -1,8 +1,9 @@
-// Test helper: the sample store built by samples/build-store.sh, and a minimal chain resolver
-// (backing names read from qcow2 headers, remapped onto the store root) so these tests do not
-// depend on src/store.
+// Test helper: the sample store built by samples/build-store.sh, and its chains resolved the way
+// the tool resolves them (src/store), as the VM layer takes them.
 
-import { open } from 'node:fs/promises';
+import { chainImages } from '../../src/diagnose/choose-extractor.js';
+import { openStore } from '../../src/store/store.js';
+import type { ChainImage } from '../../src/vm/overlay.js';
 import { loadSample, type Sample } from '../helpers/sample.js';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -19,32 +20,7 @@ export function layerImage(store: string, id: string): string {
   return join(store, 'result', id, 'rootfs', 'image.qcow2');
 }
 
-async function backingName(image: string): Promise<string | null> {
-  const fh = await open(image, 'r');
-  try {
-    const h = Buffer.alloc(20);
-    await fh.read(h, 0, 20, 0);
-    const off = Number(h.readBigUInt64BE(8));
-    const len = h.readUInt32BE(16);
-    if (off === 0 || len === 0) return null;
-    const b = Buffer.alloc(len);
-    await fh.read(b, 0, len, off);
-    return b.toString('utf8');
-  } finally {
-    await fh.close();
-  }
-}
-
-/** Layer first, base last; recorded absolute paths remapped onto `store`. */
-export async function sampleChain(store: string, image: string): Promise<string[]> {
-  const chain = [image];
-  for (let cur = image; chain.length < 64; ) {
-    const name = await backingName(cur);
-    if (!name) break;
-    const m = /\/((?:result\/[0-9a-f]{64}\/rootfs\/image\.qcow2)|(?:base-image\/[^/]+\.qcow2))$/.exec(name);
-    const next = m ? join(store, m[1]!) : name;
-    chain.push(next);
-    cur = next;
-  }
-  return chain;
+/** The chain of a sample layer as the VM layer takes it, resolved by the store (remapped onto `store`). */
+export async function sampleChain(store: string, id: string): Promise<ChainImage[]> {
+  return chainImages(await (await openStore(store)).getLayer(id));
 }
