@@ -2,7 +2,8 @@
 
 import type { Report } from './schema.js';
 import { escapeText } from './escape.js';
-import { damagedFirst, holdsInstead, provenanceText } from './format.js';
+import { damagedFirst, holdsInstead, partitionText, provenanceText } from './format.js';
+import { extractionProblems } from './text.js';
 
 /** Escape for a Markdown table cell: no raw control bytes, no pipes, no HTML. */
 export function mdCell(s: string): string {
@@ -18,7 +19,7 @@ export function renderMarkdown(r: Report): string {
     out.push(`- **Image:** \`${escapeText(r.layer.image)}\` (chain of ${r.layer.chain.length})`);
   }
   const ex = r.extraction;
-  const via = ex.via === 'boot' ? `boot (${ex.accel ?? '?'}, ${ex.guestOs ?? '?'})` : ex.via;
+  const via = ex.via === 'boot' ? `boot (${ex.accel ?? '?'}, ${ex.guestOs ?? '?'})` : ex.via === 'direct' ? `the disk read directly (${partitionText(ex)})` : ex.via;
   out.push(`- **Extracted:** ${ex.files} files, ${ex.bytes} bytes via ${via}${ex.dst ? ` from \`${escapeText(ex.dst)}\`` : ''}`);
   if (ex.accelNote) out.push(`- **Accelerator:** ${mdCell(ex.accelNote)}`);
   if (ex.consoleLog) out.push(`- **Console log:** \`${escapeText(ex.consoleLog)}\``);
@@ -35,6 +36,14 @@ export function renderMarkdown(r: Report): string {
         `| ${mdCell(f.path)} | ${f.expectedSize ?? '-'} | ${f.actualSize ?? '-'} | ${f.class} | ${mdCell(holdsInstead(f))} | ${mdCell(provenanceText(f)) || '-'} |`,
       );
     }
+    out.push('');
+  }
+  const problems = extractionProblems(r);
+  const why = problems.length > 0 ? problems : r.verdict.kind === 'inconclusive' ? r.verdict.evidence : [];
+  if (why.length > 0) {
+    out.push(problems.length > 0 ? '**Extraction incomplete**' : '**Why inconclusive**');
+    out.push('');
+    for (const p of why) out.push(`- ${mdCell(p)}`);
     out.push('');
   }
   if (r.verdict.advice.length > 0) {

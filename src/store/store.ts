@@ -11,11 +11,10 @@
 import { readdir, stat } from 'node:fs/promises';
 import type { Stats } from 'node:fs';
 import path from 'node:path';
-import { escapeText } from '../report/escape.js';
 import { UserError } from '../util/errors.js';
 import { ChainError, resolveChain, storePathOf, type ChainLink } from './chain.js';
 import { readBuildsDb, type BuildRow } from './metadata-db.js';
-import type { Qcow2Header } from './qcow2-header.js';
+import type { Qcow2Header } from '../image/qcow2-header.js';
 
 const ID_RE = /^[0-9a-f]{64}$/;
 
@@ -268,7 +267,7 @@ class QemuStore implements Store {
       parent = row.parent;
       if (own && own.header && (row.parent ?? null) !== chainParent) {
         warnings.push(
-          `layer ${id}: state/db.sqlite says parent ${row.parent ?? 'none'}, the image's backing file says ${chainParent ?? escapeText(own.backingFile ?? 'none')}`,
+          `layer ${id}: state/db.sqlite says parent ${row.parent ?? 'none'}, the image's backing file says ${chainParent ?? own.backingFile ?? 'none'}`,
         );
       }
     }

@@ -6,7 +6,7 @@ import { Readable } from 'node:stream';
 import tar from 'tar-stream';
 import { afterAll, describe, expect, it } from 'vitest';
 import { normaliseTarName, tarToTree } from '../../src/extract/tar-tree.js';
-import type { PipelineEvent } from '../../src/vm/events.js';
+import type { PipelineEvent } from '../../src/util/events.js';
 import { UserError } from '../../src/util/errors.js';
 
 const work = mkdtempSync(join(tmpdir(), 'lf-test-tar-'));
@@ -65,16 +65,17 @@ describe('tarToTree with GNU tar streams from real directories', () => {
     const events: PipelineEvent[] = [];
     const res = await tarToTree(gnuTar(src), { onEvent: (e) => events.push(e) });
     const t = res.tree;
-    // tls.opam and hard.opam are one inode: whichever tar met first is the file, the other a
-    // hard link to it (kind 'special'; the bytes are under the target's name).
+    // tls.opam and hard.opam are one inode: whichever tar met first is the file, the other came
+    // as a hard link entry and is a file too, with the same bytes and hardLinkOf naming the first.
     const hard = [t.get('hard.opam')!, t.get('tls.opam')!];
-    expect(hard.map((e) => e.kind).sort()).toEqual(['file', 'special']);
-    const file = hard.find((e) => e.kind === 'file')!;
-    expect(file.size).toBe(20);
-    expect((await file.read()).toString()).toBe('opam-version: "2.0"\n');
-    const link = hard.find((e) => e.kind === 'special')!;
-    expect(link.special).toBe('hard-link');
-    expect(link.linkTarget).toBe(file.path);
+    expect(hard.map((e) => e.kind)).toEqual(['file', 'file']);
+    const second = hard.find((e) => e.hardLinkOf !== undefined)!;
+    const first = hard.find((e) => e.hardLinkOf === undefined)!;
+    expect(second.hardLinkOf).toBe(first.path);
+    expect(first.size).toBe(20);
+    expect(second.size).toBe(20);
+    expect((await first.read()).toString()).toBe('opam-version: "2.0"\n');
+    expect((await second.read()).toString()).toBe('opam-version: "2.0"\n');
     expect(t.get('empty.opam')).toMatchObject({ kind: 'file', size: 0 });
     expect([...(await t.get('sub/deeper/bin')!.read())]).toEqual([0, 1, 2, 255]);
     expect(t.get('sub')).toMatchObject({ kind: 'directory' });
@@ -140,8 +141,13 @@ describe('tarToTree with hostile archives', () => {
     const events: PipelineEvent[] = [];
     const res = await tarToTree(hostile(), { onEvent: (e) => events.push(e), what: 'test tar' });
     expect(listAll(work)).toEqual(cwdBefore);
-    expect(res.unsafe.map((u) => u.rawName)).toEqual(['../../etc/passwd', '/abs', 'ok/../../escape']);
-    expect(res.unsafe.map((u) => u.reason)).toEqual(['has a ".." segment', 'is an absolute path', 'has a ".." segment']);
+    expect(res.unsafe.map((u) => u.rawName)).toEqual(['../../etc/passwd', '/abs', 'ok/../../escape', 'hard']);
+    expect(res.unsafe.map((u) => u.reason)).toEqual([
+      'has a ".." segment',
+      'is an absolute path',
+      'has a ".." segment',
+      'is a hard link to "../../etc/shadow", which has a ".." segment',
+    ]);
     for (const k of res.tree.keys()) {
       expect(k.startsWith('/')).toBe(false);
       expect(k.split('/')).not.toContain('..');
@@ -150,14 +156,14 @@ describe('tarToTree with hostile archives', () => {
     expect(res.tree.get('etc')).toMatchObject({ kind: 'symlink', linkTarget: '/etc' });
     // a file "under" a symlink is just a name: the symlink is not followed
     expect((await res.tree.get('etc/passwd')!.read()).toString()).toBe('through the symlink?');
-    expect(res.tree.get('hard')).toMatchObject({ kind: 'special', special: 'hard-link', linkTarget: '../../etc/shadow' });
+    expect(res.tree.has('hard')).toBe(false);
     expect(res.tree.get('fifo')).toMatchObject({ kind: 'special', special: 'fifo' });
     expect(res.tree.get('dev')).toMatchObject({ kind: 'special', special: 'char-device' });
     expect(res.tree.get('blk')).toMatchObject({ kind: 'special', special: 'block-device' });
     expect(res.tree.get('abs-dir')).toMatchObject({ kind: 'directory' });
     expect(res.tree.get('esc\u001b[31mred')).toMatchObject({ kind: 'file' });
     const notes = events.filter((e) => e.type === 'note').map((e) => (e as { message: string }).message);
-    expect(notes).toHaveLength(3);
+    expect(notes).toHaveLength(4);
     for (const n of notes) expect(n).not.toMatch(/[\u0000-\u001f]/);
   });
 
@@ -170,10 +176,12 @@ describe('tarToTree with hostile archives', () => {
     const err = await tarToTree(big(), { limits: { maxFileBytes: 4096 }, what: 'guest tar of /home/opam/src' }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(UserError);
     expect((err as Error).message).toBe(
-      'guest tar of /home/opam/src: file "sub/huge.bin" is 5000 bytes, over the per-file limit of 4096 bytes',
+      'guest tar of /home/opam/src: file "sub/huge.bin" is 4.9 KiB (5000 bytes), over the per-file limit of 4.0 KiB (4096 bytes)',
     );
     const total = await tarToTree(big(), { limits: { maxTotalBytes: 3000 } }).catch((e: unknown) => e);
-    expect((total as Error).message).toMatch(/"sub\/huge.bin" would bring the total to 5001 bytes, over the limit of 3000 bytes/);
+    expect((total as Error).message).toBe(
+      'tar stream: file "sub/huge.bin" (4.9 KiB (5000 bytes)) would bring the files extracted to 4.9 KiB (5001 bytes), over the extraction budget of 2.9 KiB (3000 bytes)',
+    );
     const skipped = await tarToTree(big(), { limits: { maxFileBytes: 4096, oversize: 'skip' } });
     expect([...skipped.tree.keys()]).toEqual(['small']);
     expect(skipped.skipped).toEqual([{ path: 'sub/huge.bin', size: 5000, reason: expect.stringMatching(/per-file limit/) }]);

@@ -1,12 +1,16 @@
 import { execa } from 'execa';
-import { rm } from 'node:fs/promises';
+import { mkdir, rename, rm, symlink, writeFile } from 'node:fs/promises';
+import { openStore } from '../../src/store/store.js';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { ChainError, describeImage, remapToRoot, resolveChain, storePathOf } from '../../src/store/chain.js';
 import { UserError } from '../../src/util/errors.js';
+import { escapeText } from '../../src/report/escape.js';
 import {
   baseImage,
+  rebaseUnsafe,
   copyTree,
+  fakeId,
   layerImage,
   makeStdStore,
   qemuImgCreate,
@@ -114,13 +118,13 @@ describe('resolveChain', () => {
 
   test('a backing path that is not store-shaped and does not exist', async () => {
     const d = path.join(tmp, 'odd');
-    const base = path.join(d, 'gone', 'disk.qcow2');
-    await qemuImgCreate(base);
-    const layer = path.join(d, 'layer.qcow2');
-    await qemuImgCreate(layer, base);
-    await rm(path.join(d, 'gone'), { recursive: true });
-    await expect(resolveChain(layer, { root: d })).rejects.toThrow(
-      `${layer}: backing file ${base} does not exist and it is not a store path`,
+    const o = await makeStdStore(d, { db: false });
+    const gone = path.join(tmp, 'odd-gone', 'disk.qcow2');
+    await qemuImgCreate(gone);
+    await rebaseUnsafe(layerImage(d, o.a), gone, 'qcow2');
+    await rm(path.dirname(gone), { recursive: true });
+    await expect(resolveChain(layerImage(d, o.a), { root: d })).rejects.toThrow(
+      `layer ${o.a}: backing file ${gone} does not exist and it is not a store path`,
     );
   });
 
@@ -142,35 +146,35 @@ describe('resolveChain', () => {
     );
   });
 
-  test('a relative backing path is relative to the image\'s directory', async () => {
+  test('a relative backing path is relative to the image\'s directory, and stays in the store', async () => {
     const d = path.join(tmp, 'rel');
-    await qemuImgCreate(path.join(d, 'base.qcow2'));
-    await qemuImgCreate(path.join(d, 'sub', 'mid.qcow2'), '../base.qcow2');
-    await qemuImgCreate(path.join(d, 'sub', 'top.qcow2'), 'mid.qcow2');
-    const chain = await resolveChain(path.join(d, 'sub', 'top.qcow2'), { root: d });
-    expect(chain.images).toEqual([path.join(d, 'sub', 'top.qcow2'), path.join(d, 'sub', 'mid.qcow2'), path.join(d, 'base.qcow2')]);
-    expect(chain.links.map((l) => l.resolvedVia)).toEqual(['given', 'relative', 'relative']);
+    const o = await makeStdStore(d, { db: false });
+    await rebaseUnsafe(layerImage(d, o.b), `../../${o.a}/rootfs/image.qcow2`, 'qcow2');
+    await rebaseUnsafe(layerImage(d, o.a), `../../../base-image/${o.base}.qcow2`, 'qcow2');
+    const chain = await resolveChain(layerImage(d, o.c), { root: d });
+    expect(chain.images).toEqual([layerImage(d, o.c), layerImage(d, o.b), layerImage(d, o.a), baseImage(d, o.base)]);
+    expect(chain.links.map((l) => l.resolvedVia)).toEqual(['given', 'literal', 'relative', 'relative']);
   });
 
-  test('a raw base ends the chain with format raw', async () => {
+  test('a raw base image in base-image/ ends the chain with format raw', async () => {
     const d = path.join(tmp, 'raw');
-    await qemuImgCreate(path.join(d, 'placeholder.qcow2'));
-    await execa('qemu-img', ['create', '-q', '-f', 'raw', path.join(d, 'base.raw'), '64M']);
-    await qemuImgCreate(path.join(d, 'top.qcow2'), path.join(d, 'base.raw'), 'raw');
-    const chain = await resolveChain(path.join(d, 'top.qcow2'), { root: d });
+    const o = await makeStdStore(d, { db: false });
+    const rawBase = path.join(d, 'base-image', 'raw-disk.qcow2');
+    await execa('qemu-img', ['create', '-q', '-f', 'raw', rawBase, '64M']);
+    await rebaseUnsafe(layerImage(d, o.a), rawBase, 'raw');
+    const chain = await resolveChain(layerImage(d, o.a), { root: d });
     expect(chain.links.map((l) => l.format)).toEqual(['qcow2', 'raw']);
     expect(chain.links[1]!.header).toBeNull();
   });
 
   test('a loop is refused', async () => {
     const d = path.join(tmp, 'loop');
-    const x = path.join(d, 'x.qcow2');
-    const y = path.join(d, 'y.qcow2');
-    await qemuImgCreate(y);
-    await qemuImgCreate(x, y);
-    // Unsafe rebase rewrites only y's header: y now points back at x.
-    await execa('qemu-img', ['rebase', '-u', '-b', x, '-F', 'qcow2', y]);
-    await expect(resolveChain(x, { root: d })).rejects.toThrow(`${x}: backing chain loops back to ${x}`);
+    const o = await makeStdStore(d, { db: false });
+    // Unsafe rebase rewrites only a's header: a now points back at c, which sits on b, on a.
+    await rebaseUnsafe(layerImage(d, o.a), layerImage(d, o.c), 'qcow2');
+    await expect(resolveChain(layerImage(d, o.c), { root: d })).rejects.toThrow(
+      `layer ${o.c}: backing chain loops back to ${layerImage(d, o.c)}`,
+    );
   });
 
   test('a chain deeper than the limit is refused', async () => {
@@ -180,19 +184,189 @@ describe('resolveChain', () => {
     await expect(resolveChain(layerImage(s.root, s.c), { root: s.root, maxDepth: 4 })).resolves.toBeDefined();
   });
 
-  test('control characters in a recorded backing path are escaped in the error', async () => {
+  test('control characters in a recorded backing path are escaped where the error is printed', async () => {
     const d = path.join(tmp, 'esc');
-    await qemuImgCreate(path.join(d, 'y.qcow2'));
-    await qemuImgCreate(path.join(d, 'x.qcow2'), path.join(d, 'y.qcow2'));
-    await execa('qemu-img', ['rebase', '-u', '-b', '/nowhere/\x1b[31mred', '-F', 'qcow2', path.join(d, 'x.qcow2')]);
-    const err = (await resolveChain(path.join(d, 'x.qcow2'), { root: d }).catch((e: unknown) => e)) as Error;
-    expect(err.message).toContain('/nowhere/\\e[31mred');
-    expect(err.message).not.toContain('\x1b');
+    const o = await makeStdStore(d, { db: false });
+    await rebaseUnsafe(layerImage(d, o.a), '/nowhere/\x1b[31mred\u009b2J', 'qcow2');
+    const err = (await resolveChain(layerImage(d, o.a), { root: d }).catch((e: unknown) => e)) as Error;
+    // The message carries the name as recorded; it is escaped once, where it is printed.
+    expect(err.message).toContain('/nowhere/\x1b[31mred\u009b2J');
+    expect(escapeText(err.message)).toContain('/nowhere/\\e[31mred\\x9b2J');
+    expect(escapeText(err.message)).not.toMatch(/[\u0000-\u001f\u007f-\u009f]/);
   });
 
   test('reading a chain changes nothing in the store', async () => {
     const before = await snapshotTree(s.root);
     await resolveChain(layerImage(s.root, s.c), { root: s.root });
     expect(await snapshotTree(s.root)).toEqual(before);
+  });
+});
+
+describe('every element of a chain is inside the store given', () => {
+  let n = 0;
+  /** A fresh standard store under tmp/confine-<n>/store, and a place outside it. */
+  async function fresh(): Promise<StdStore & { outside: string }> {
+    const dir = path.join(tmp, `confine-${++n}`);
+    const o = await makeStdStore(path.join(dir, 'store'), { db: false });
+    await mkdir(path.join(dir, 'outside'), { recursive: true });
+    return { ...o, outside: path.join(dir, 'outside') };
+  }
+  const rootfsOf = (o: StdStore, id: string): string => path.dirname(layerImage(o.root, id));
+
+  test('a relative backing name climbing out of the store (raw) is refused, naming the layer, the name and where it leads', async () => {
+    const o = await fresh();
+    // From result/<id>/rootfs/, four levels up is the directory holding the store.
+    const hostFile = path.join(path.dirname(o.root), 'etc', 'passwd');
+    await mkdir(path.dirname(hostFile), { recursive: true });
+    await writeFile(hostFile, 'root:x:0:0:root:/root:/bin/sh\n');
+    await rebaseUnsafe(layerImage(o.root, o.a), '../../../../etc/passwd', 'raw');
+    const before = await snapshotTree(o.root);
+    const err = await userError(resolveChain(layerImage(o.root, o.c), { root: o.root }));
+    expect(err).toBeInstanceOf(ChainError);
+    expect(err.message).toBe(
+      `layer ${o.a}: backing file ../../../../etc/passwd (relative to ${rootfsOf(o, o.a)}) resolves to ${hostFile}, outside store ${o.root} (in the chain of layer ${o.c})`,
+    );
+    expect(await snapshotTree(o.root)).toEqual(before);
+  });
+
+  test('relative to the host\'s real /etc/passwd, declared raw', async () => {
+    const o = await fresh();
+    const name = `${'../'.repeat(30)}etc/passwd`;
+    await rebaseUnsafe(layerImage(o.root, o.a), name, 'raw');
+    expect((await userError(resolveChain(layerImage(o.root, o.a), { root: o.root }))).message).toBe(
+      `layer ${o.a}: backing file ${name} (relative to ${rootfsOf(o, o.a)}) resolves to /etc/passwd, outside store ${o.root}`,
+    );
+  });
+
+  test('an absolute host file, raw or declared qcow2', async () => {
+    const o = await fresh();
+    for (const format of ['raw', 'qcow2']) {
+      await rebaseUnsafe(layerImage(o.root, o.b), '/etc/hostname', format);
+      expect((await userError(resolveChain(layerImage(o.root, o.b), { root: o.root }))).message).toBe(
+        `layer ${o.b}: backing file /etc/hostname resolves to /etc/hostname, outside store ${o.root}`,
+      );
+    }
+  });
+
+  test('an absolute qcow2 outside the store', async () => {
+    const o = await fresh();
+    const disk = path.join(o.outside, 'disk.qcow2');
+    await qemuImgCreate(disk);
+    await rebaseUnsafe(layerImage(o.root, o.a), disk, 'qcow2');
+    expect((await userError(resolveChain(layerImage(o.root, o.a), { root: o.root }))).message).toBe(
+      `layer ${o.a}: backing file ${disk} resolves to ${disk}, outside store ${o.root}`,
+    );
+  });
+
+  test('through a symlink in base-image/ leading out (raw and qcow2)', async () => {
+    const o = await fresh();
+    const evil = path.join(o.root, 'base-image', 'evil.qcow2');
+    await symlink('/etc/passwd', evil);
+    await rebaseUnsafe(layerImage(o.root, o.a), evil, 'raw');
+    expect((await userError(resolveChain(layerImage(o.root, o.a), { root: o.root }))).message).toBe(
+      `layer ${o.a}: backing file ${evil} resolves to /etc/passwd, outside store ${o.root}`,
+    );
+    const disk = path.join(o.outside, 'disk.qcow2');
+    await qemuImgCreate(disk);
+    const linked = path.join(o.root, 'base-image', 'linked.qcow2');
+    await symlink(disk, linked);
+    await rebaseUnsafe(layerImage(o.root, o.a), linked, 'qcow2');
+    expect((await userError(resolveChain(layerImage(o.root, o.a), { root: o.root }))).message).toBe(
+      `layer ${o.a}: backing file ${linked} resolves to ${disk}, outside store ${o.root}`,
+    );
+  });
+
+  test('a layer directory that is a symlink to a directory outside the store', async () => {
+    const o = await fresh();
+    const moved = path.join(o.outside, 'moved');
+    await rename(path.join(o.root, 'result', o.b), moved);
+    await symlink(moved, path.join(o.root, 'result', o.b));
+    const real = path.join(moved, 'rootfs', 'image.qcow2');
+    expect((await userError(resolveChain(layerImage(o.root, o.b), { root: o.root }))).message).toBe(
+      `layer ${o.b}: ${layerImage(o.root, o.b)} resolves to ${real}, outside store ${o.root}`,
+    );
+    expect((await userError(resolveChain(layerImage(o.root, o.c), { root: o.root }))).message).toBe(
+      `layer ${o.c}: backing file ${layerImage(o.root, o.b)} resolves to ${real}, outside store ${o.root}`,
+    );
+    // The store says the same, as one line per broken layer.
+    const store = await openStore(o.root);
+    expect((await userError(store.getLayer(o.c))).message).toBe(
+      `layer ${o.c}: backing file ${layerImage(o.root, o.b)} resolves to ${real}, outside store ${o.root}`,
+    );
+    const listed = new Map((await store.listLayers()).map((l) => [l.id, l]));
+    expect(listed.get(o.b)!.chainError).toMatch(/outside store/);
+    expect(listed.get(o.a)!.chainError).toBeUndefined();
+  });
+
+  test('a symlink that stays inside the store is followed to its real place', async () => {
+    const o = await fresh();
+    const alias = path.join(o.root, 'base-image', 'alias.qcow2');
+    await symlink(`${o.base}.qcow2`, alias);
+    await rebaseUnsafe(layerImage(o.root, o.a), alias, 'qcow2');
+    const chain = await resolveChain(layerImage(o.root, o.a), { root: o.root });
+    expect(chain.images).toEqual([layerImage(o.root, o.a), baseImage(o.root, o.base)]);
+  });
+
+  test('a store copied elsewhere whose parent is missing never falls back to the old absolute path', async () => {
+    const o = await fresh();
+    const copy = path.join(path.dirname(o.root), 'copy');
+    await copyTree(o.root, copy);
+    await rm(path.join(copy, 'result', o.a), { recursive: true });
+    // The old place still has the parent: it must not be used.
+    const err = await userError(resolveChain(layerImage(copy, o.c), { root: copy }));
+    expect(err.message).toBe(
+      `layer ${o.b}: backing file ${layerImage(o.root, o.a)} is not in store ${copy}: no ${layerImage(copy, o.a)}, and the image at the recorded path is outside the store (it is never used) (in the chain of layer ${o.c})`,
+    );
+    expect((err as ChainError).partial.every((l) => l.image.startsWith(copy + path.sep))).toBe(true);
+  });
+
+  test('a layer is qcow2 and nothing else: a layer declared raw is refused', async () => {
+    const o = await fresh();
+    await rebaseUnsafe(layerImage(o.root, o.b), layerImage(o.root, o.a), 'raw');
+    expect((await userError(resolveChain(layerImage(o.root, o.b), { root: o.root }))).message).toBe(
+      `layer ${o.b}: backing file ${layerImage(o.root, o.a)} is layer ${o.a}, declared raw: a layer is a qcow2 image and nothing else`,
+    );
+  });
+
+  test('a file of the store that is neither a layer nor a base image, and a format that is neither qcow2 nor raw', async () => {
+    const o = await fresh();
+    const other = path.join(o.root, 'result-tmp', 'disk.raw');
+    await writeFile(other, Buffer.alloc(4096));
+    await rebaseUnsafe(layerImage(o.root, o.a), other, 'raw');
+    expect((await userError(resolveChain(layerImage(o.root, o.a), { root: o.root }))).message).toBe(
+      `layer ${o.a}: backing file ${other} is result-tmp/disk.raw in store ${o.root}, neither a layer image (result/<id>/rootfs/image.qcow2) nor a base image (base-image/<name>.qcow2)`,
+    );
+    await rebaseUnsafe(layerImage(o.root, o.a), baseImage(o.root, o.base), 'vmdk');
+    expect((await userError(resolveChain(layerImage(o.root, o.a), { root: o.root }))).message).toBe(
+      `layer ${o.a}: backing file ${baseImage(o.root, o.base)} is base image ${o.base}, declared as format vmdk (only qcow2, and raw for a base image, are read)`,
+    );
+  });
+
+  test('an encrypted qcow2 (as the layer or as its base) is refused', async () => {
+    const o = await fresh();
+    const secret = ['--object', 'secret,id=sec0,data=evidence'];
+    const encOpts = ['-o', 'encrypt.format=luks,encrypt.key-secret=sec0,encrypt.iter-time=10'];
+    await rm(baseImage(o.root, o.base));
+    await execa('qemu-img', ['create', '-q', ...secret, '-f', 'qcow2', ...encOpts, baseImage(o.root, o.base), '64M']);
+    expect((await userError(resolveChain(layerImage(o.root, o.a), { root: o.root }))).message).toBe(
+      `layer ${o.a}: backing file ${baseImage(o.root, o.base)} is an encrypted qcow2 image (LUKS), which is not supported`,
+    );
+    const enc = fakeId('encrypted');
+    await mkdir(path.dirname(layerImage(o.root, enc)), { recursive: true });
+    await execa('qemu-img', ['create', '-q', ...secret, '-f', 'qcow2', ...encOpts, layerImage(o.root, enc), '64M']);
+    expect((await userError(resolveChain(layerImage(o.root, enc), { root: o.root }))).message).toBe(
+      `layer ${enc}: ${layerImage(o.root, enc)} is an encrypted qcow2 image (LUKS), which is not supported`,
+    );
+  });
+
+  test('a qcow2 naming an external data file (another host file) is refused', async () => {
+    const o = await fresh();
+    const data = path.join(o.outside, 'data.raw');
+    const id = fakeId('data-file');
+    await mkdir(path.dirname(layerImage(o.root, id)), { recursive: true });
+    await execa('qemu-img', ['create', '-q', '-f', 'qcow2', '-o', `data_file=${data}`, layerImage(o.root, id), '64M']);
+    expect((await userError(resolveChain(layerImage(o.root, id), { root: o.root }))).message).toBe(
+      `layer ${id}: ${layerImage(o.root, id)} is a qcow2 image with an external data file ${data}, which is not supported (it names another host file)`,
+    );
   });
 });

@@ -147,3 +147,8 @@ export async function userError(p: Promise<unknown>): Promise<UserError> {
   }
   throw new Error('expected a UserError, but it succeeded');
 }
+
+/** `qemu-img rebase -u`: rewrite only the backing name (and format) recorded in `img`'s header. */
+export async function rebaseUnsafe(img: string, backing: string, format?: string): Promise<void> {
+  await execa('qemu-img', ['rebase', '-q', '-u', '-b', backing, ...(format ? ['-F', format] : []), img]);
+}

@@ -63,7 +63,7 @@ describe('layers (table)', () => {
     const c = capture();
     await runLayers({ store: s.root }, c.out);
     const lines = c.stdout().split('\n');
-    expect(lines[0]).toMatch(/^ID\s+PARENT\s+CREATED \(UTC\)\s+DEPTH\s+BYTES\s+IMAGE$/);
+    expect(lines[0]).toMatch(/^ID\s+PARENT\s+CREATED \(UTC\)\s+DEPTH\s+BYTES\s+AUDIT\s+IMAGE$/);
     const row = lines.find((l) => l.startsWith(s.c.slice(0, 12)))!;
     expect(row).toContain(s.b.slice(0, 12));
     expect(row).toContain('2026-06-29 16:03:10');
@@ -85,8 +85,7 @@ describe('layers (table)', () => {
 describe('the yargs command module', () => {
   test('parses --store and --json, and has --help', async () => {
     const help = await new Promise<string>((resolve) => {
-      void yargs()
-        .command(layersCommand)
+      void layersCommand(yargs())
         .exitProcess(false)
         .help()
         .parse('layers --help', (_e: unknown, _a: unknown, out: string) => resolve(out));
@@ -95,8 +94,7 @@ describe('the yargs command module', () => {
     expect(help).toContain('--json');
     let failed = '';
     try {
-      await yargs(['layers'])
-        .command(layersCommand)
+      await layersCommand(yargs(['layers']))
         .exitProcess(false)
         .fail((msg: string) => {
           failed = msg;

@@ -1,0 +1,46 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { toSafeJson } from '../../src/report/json.js';
+import { renderReport } from '../../src/cli/emit-report.js';
+import { layersDocument } from '../../src/cli/layers-command.js';
+import { sampleReport } from './sample-report.js';
+
+const UNSAFE = /[\u007f-\u009f\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/;
+
+describe('toSafeJson', () => {
+  it('escapes C1 controls and bidi overrides as \\uXXXX, and JSON.parse gives the same value back', () => {
+    const value = { path: 'a\u009b31mred\u009d0;title\u0007', bidi: 'x\u202eevil\u2066\u2069', ls: 'l\u2028p\u2029', del: '\u007f', ok: 'é ✓ 🐫' };
+    const text = toSafeJson(value, 2);
+    expect(text).not.toMatch(UNSAFE);
+    expect(text).toContain('a\\u009b31mred\\u009d0;title\\u0007');
+    expect(text).toContain('x\\u202eevil\\u2066\\u2069');
+    expect(text).toContain('é ✓ 🐫');
+    expect(JSON.parse(text)).toEqual(value);
+    expect(toSafeJson(value)).not.toContain('\n');
+  });
+
+  it('property: any value of strings round-trips and no unsafe character is printed raw', () => {
+    const str = fc.string({ unit: fc.oneof(fc.constantFrom('\u009b', '\u0085', '\u202e', '\u2068', '\\', '"', '\u2028', 'a'), fc.integer({ min: 0, max: 0xffff }).map((c) => String.fromCharCode(c)), fc.string({ unit: 'binary', minLength: 1, maxLength: 1 })) });
+    const val = fc.letrec((tie) => ({
+      v: fc.oneof({ depthSize: 'small' }, str, fc.integer(), fc.boolean(), fc.constant(null), fc.array(tie('v'), { maxLength: 4 }), fc.dictionary(str, tie('v'), { maxKeys: 4 })),
+    })).v;
+    fc.assert(
+      fc.property(val, fc.option(fc.integer({ min: 0, max: 4 }), { nil: undefined }), (v, indent) => {
+        const text = toSafeJson(v, indent);
+        expect(text).not.toMatch(UNSAFE);
+        expect(JSON.parse(text)).toEqual(JSON.parse(JSON.stringify(v)));
+      }),
+      { numRuns: 2000 },
+    );
+  });
+
+  it('--json of a report and layers --json go through it', () => {
+    const r = sampleReport();
+    r.files[0]!.path = 'evil\u009b2J\u202e.opam';
+    const out = renderReport(r, { json: true });
+    expect(out).not.toMatch(UNSAFE);
+    expect(JSON.parse(out).files[0].path).toBe('evil\u009b2J\u202e.opam');
+    const doc = layersDocument('/s', [], ['db \u009b warning']);
+    expect(toSafeJson(doc)).toContain('db \\u009b warning');
+  });
+});
