@@ -76,3 +76,24 @@ export function commonPrefix(a: Uint8Array, b: Uint8Array): number {
   while (i < n && a[i] === b[i]) i++;
   return i;
 }
+
+const CONTROL = new Uint8Array(256);
+for (let b = 0; b < 0x20; b++) CONTROL[b] = 1;
+for (const b of [0x09, 0x0a, 0x0d, 0x0c, 0x0b, 0x08, 0x1b]) CONTROL[b] = 0;
+CONTROL[0x7f] = 1;
+
+/** How many bytes are NUL or control characters no text file holds (tabs, newlines, ESC aside). */
+export function controlBytes(buf: Uint8Array): number {
+  let n = 0;
+  for (let i = 0; i < buf.length; i++) n += CONTROL[buf[i]!]!;
+  return n;
+}
+
+/**
+ * Junk: bytes no edit of a text file writes, NULs and control characters making up at least 3 %
+ * of them (random or compressed data: ~13 %; a directory block or zeros: more). Text in a legacy
+ * 8-bit encoding is not junk: its high bytes are not control characters.
+ */
+export function isJunk(buf: Uint8Array): boolean {
+  return buf.length > 0 && controlBytes(buf) * 100 >= buf.length * 3;
+}

@@ -1,24 +1,48 @@
-// Compare the tree found in a layer with the expected sources, file by file.
+// Compare the tree found in a layer with the expected sources, file by file, then trace the stale
+// bytes found to their origin.
+//
+// Two passes, so memory follows the damage and not the trees: first every file is compared as a
+// stream (file-compare.ts), keeping only the first bytes of each stale stretch; then, when some
+// stretch needs tracing, the candidate trees are indexed keeping only the blocks whose hashes those
+// stretches hold (provenance.ts), and each stretch is looked up and its match extended.
 
+import { basename } from 'node:path';
 import type { FileReport, Provenance } from '../report/schema.js';
-import { classifyContent, DEFAULT_BLOCK_SIZE } from './content.js';
+import type { Tree, TreeEntry } from '../tree/tree.js';
+import { UserError } from '../util/errors.js';
+import { mapPool } from '../util/pool.js';
+import { BLOCK, hashBlock, newHashes } from './block-hash.js';
+import { isAllZero } from './bytes.js';
+import { DEFAULT_BLOCK_SIZE } from './content.js';
 import { decodeDirectoryBlock } from './directory-block.js';
-import { commonPrefix, isAllZero } from './bytes.js';
-import type { ProvenanceIndex } from './provenance.js';
-import { createHash } from 'node:crypto';
-import type { Tree, TreeEntry } from './tree.js';
-import { sha256Hex as sha256 } from './hash.js';
+import { compareFile, REQUEST_HEAD, type FileResult, type ProvenanceRequest } from './file-compare.js';
+import { sha256Hex } from './hash.js';
+import { indexTree } from './index-corpus.js';
+import { ProvenanceIndex, readRange, Wanted, type Match } from './provenance.js';
+
+/** A tree whose files may be named as the origin of stale bytes (structurally extract's CandidateTree). */
+export interface CandidateSource {
+  source: Provenance['source'];
+  root: string;
+  tree: Tree;
+  name: (rel: string) => string;
+}
+
+/** Find the directory whose inode number a directory block's `.` entry holds (the guest answers). */
+export type DirectoryOfInode = (ino: number, names?: string[]) => Promise<string | null>;
 
 export interface CompareOptions {
   blockSize?: number;
-  /** Candidates for the origin of stale bytes (expected sources, corpora, guest files). */
+  /** A ready index of the candidate origins of stale bytes (tests, benchmarks). */
   provenance?: ProvenanceIndex;
+  /** Candidate origins, indexed only when some stale bytes need tracing (and only what may match). */
+  candidates?: CandidateSource[];
+  /** Where a directory block came from (the producer answers; optional). */
+  directoryOfInode?: DirectoryOfInode;
   /** How many files are read at once. */
   concurrency?: number;
   onProgress?: (done: number, total: number) => void;
 }
-
-
 
 function base(path: string, kind: FileReport['kind']): FileReport {
   return {
@@ -35,142 +59,171 @@ function base(path: string, kind: FileReport['kind']): FileReport {
   };
 }
 
-/** Files at least this large are first compared as a stream, in chunks, through reused buffers. */
-const STREAM_FROM = 512 * 1024;
-const CHUNK = 1024 * 1024;
+/** What the second pass needs of a compared file. */
+interface Pending {
+  report: FileReport;
+  result?: FileResult;
+  /** The entry whose bytes the requests are about. */
+  actual: TreeEntry;
+  /** An extra file's whole content, looked up as one stretch. */
+  extraHead?: Buffer;
+}
 
-/** Chunk buffers are reused: two fresh ones per large file kept the heap (and RSS) high. */
-const chunkPool: Buffer[] = [];
-const takeChunk = (): Buffer => chunkPool.pop() ?? Buffer.allocUnsafe(CHUNK);
-const giveChunk = (b: Buffer): void => {
-  if (chunkPool.length < 32) chunkPool.push(b);
-};
+/** Errors reading one file: reported as `unreadable`, not fatal (a permission, a vanished file). */
+function readFailure(err: unknown): string | null {
+  if (err instanceof UserError) return err.message;
+  const code = (err as NodeJS.ErrnoException | undefined)?.code;
+  if (typeof code === 'string' && err instanceof Error) return err.message;
+  return null;
+}
 
 /**
- * Stream both files side by side, hashing and comparing chunk by chunk. Returns the hashes when
- * the files are identical, null as soon as they are known to differ (the caller then reads them
- * whole to classify). Large matching files, the common case, never sit whole in memory.
+ * What the expected files hold, kept while they are compared so that tracing need not read them
+ * all again: the 64-byte head hash of each 512-byte block (4 bytes a block, 8 KiB per MiB of
+ * expected bytes; at most 32 MiB, 4 GiB of expected files, past which files are read again whole).
+ * Tracing then reads only the blocks whose head a wanted block has, and no file that has none.
  */
-async function streamMatch(e: TreeEntry, a: TreeEntry): Promise<string | null> {
-  const [re, ra] = await Promise.all([e.openReader!(), a.openReader!()]);
-  try {
-    // Identical bytes have identical hashes: one hash serves both sides.
-    const h = createHash('sha256');
-    const be = takeChunk();
-    const ba = takeChunk();
-    try {
-      for (let pos = 0; ; pos += CHUNK) {
-        const [ne, na] = await Promise.all([re.read(be, pos), ra.read(ba, pos)]);
-        if (ne !== na || Buffer.compare(be.subarray(0, ne), ba.subarray(0, na)) !== 0) return null;
-        if (ne === 0) break;
-        h.update(be.subarray(0, ne));
-        if (ne < CHUNK) break;
-      }
-    } finally {
-      giveChunk(be);
-      giveChunk(ba);
-    }
-    return h.digest('hex');
-  } finally {
-    await Promise.all([re.close(), ra.close()]);
+class HeadBook {
+  private readonly heads = new Map<TreeEntry, Uint32Array>();
+  private blocks = 0;
+  static readonly MAX_BLOCKS = 8 * 1024 * 1024;
+  get wanted(): boolean {
+    return this.blocks < HeadBook.MAX_BLOCKS;
+  }
+  keep(e: TreeEntry, h: Uint32Array | undefined): void {
+    if (!h || this.blocks + h.length > HeadBook.MAX_BLOCKS) return;
+    this.heads.set(e, h);
+    this.blocks += h.length;
+  }
+  /**
+   * The blocks of `e` that may hold a wanted block ([] when none), or null when `e` was not
+   * recorded (it is read whole). A stale stretch shorter than 64 bytes, looked up by its 32-byte
+   * head, is traced only to files read anyway: that little text names its origin poorly anyway.
+   */
+  candidates(e: TreeEntry, wanted: Wanted): number[] | null {
+    const h = this.heads.get(e);
+    if (!h) return null;
+    const out: number[] = [];
+    for (let i = 0; i < h.length; i++) if (wanted.h64.has(h[i]!)) out.push(i);
+    return out;
   }
 }
 
-async function compareFiles(e: TreeEntry, a: TreeEntry, opts: CompareOptions): Promise<FileReport> {
+async function compareFiles(e: TreeEntry, a: TreeEntry, opts: CompareOptions, book: HeadBook): Promise<Pending> {
   const r = base(e.path, 'file');
-  if (e.size === a.size && e.size >= STREAM_FROM && e.openReader && a.openReader) {
-    const digest = await streamMatch(e, a);
-    if (digest) {
-      r.expectedSize = r.actualSize = e.size;
-      r.expectedSha256 = r.actualSha256 = digest;
-      r.regions = [{ offset: 0, length: e.size, class: 'match' }];
-      return r;
-    }
+  let res: FileResult;
+  try {
+    res = await compareFile(e, a, opts.blockSize ?? DEFAULT_BLOCK_SIZE, { heads: book.wanted });
+    book.keep(e, res.expectedHeads);
+    delete res.expectedHeads;
+  } catch (err) {
+    const why = readFailure(err);
+    if (why === null) throw err;
+    r.class = 'unreadable';
+    r.expectedSize = e.size;
+    r.actualSize = a.size;
+    r.detail = { reason: why, side: 'host' };
+    return { report: r, actual: a };
   }
-  const [eb, ab] = await Promise.all([e.read(), a.read()]);
-  r.expectedSize = eb.length;
-  r.actualSize = ab.length;
-  if (eb.length === ab.length && eb.equals(ab)) {
-    // Identical bytes: one hash serves both sides.
-    r.expectedSha256 = r.actualSha256 = await sha256(eb);
-    r.regions = eb.length > 0 ? [{ offset: 0, length: eb.length, class: 'match' }] : [];
-    return r;
-  }
-  [r.expectedSha256, r.actualSha256] = await Promise.all([sha256(eb), sha256(ab)]);
-  if (eb.length !== ab.length) {
-    const common = commonPrefix(eb, ab);
-    r.class = 'size-mismatch';
-    r.detail = {
-      commonPrefixBytes: common,
-      truncated: ab.length < eb.length && common === ab.length,
-      overlong: ab.length > eb.length && common === eb.length,
-    };
-    return r;
-  }
-  const c = await classifyContent(ab, eb, opts.blockSize ?? DEFAULT_BLOCK_SIZE);
-  r.class = c.class;
-  r.regions = c.regions;
-  r.detail = c.detail;
-  if (opts.provenance && (c.class === 'foreign-text' || c.class === 'foreign-binary' || c.class === 'partial')) {
-    r.provenance = traceStale(ab, c.class === 'partial' ? c.regions : null, opts.provenance, e.path);
-  }
-  return r;
-}
-
-/** For `partial`, trace the first stale region; otherwise the whole file. */
-function traceStale(
-  actual: Uint8Array,
-  regions: FileReport['regions'] | null,
-  index: ProvenanceIndex,
-  ownPath: string,
-): Provenance | null {
-  const exclude = { source: 'expected' as const, path: ownPath };
-  if (!regions) return index.lookup(actual, exclude);
-  const stale = regions.find((reg) => reg.class === 'foreign-text' || reg.class === 'foreign-binary');
-  return stale ? index.lookup(actual.subarray(stale.offset), exclude) : null;
+  r.class = res.class;
+  r.expectedSize = res.expectedSize;
+  r.actualSize = res.actualSize;
+  r.expectedSha256 = res.expectedSha256;
+  r.actualSha256 = res.actualSha256;
+  r.regions = res.regions;
+  r.detail = res.detail;
+  // Kept for the second pass only when it has something to trace.
+  const keep = res.requests.length > 0 || res.dirRequests.length > 0;
+  return { report: r, result: keep ? res : undefined, actual: a };
 }
 
 /** A file present in the layer but not among the expected sources; self-evidence in `detail`. */
-async function extraEntry(a: TreeEntry, opts: CompareOptions): Promise<FileReport> {
+async function extraEntry(a: TreeEntry): Promise<Pending> {
   const r = base(a.path, a.kind);
   r.class = 'extra';
+  if (a.unreadable) {
+    r.detail = { unreadable: a.unreadable };
+    return { report: r, actual: a };
+  }
   if (a.kind === 'symlink') {
     r.detail = { linkTarget: a.linkTarget };
-    return r;
+    return { report: r, actual: a };
   }
   if (a.kind !== 'file') {
     r.detail = { special: a.special };
-    return r;
+    return { report: r, actual: a };
   }
-  const ab = await a.read();
-  r.actualSize = ab.length;
-  r.actualSha256 = await sha256(ab);
-  r.detail = { content: selfEvidence(ab) };
-  if (r.detail.content !== 'zeros' && r.detail.content !== 'empty' && opts.provenance) {
-    r.provenance = opts.provenance.lookup(ab);
+  try {
+    const { hash, head } = await hashAndHead(a);
+    r.actualSize = a.size;
+    r.actualSha256 = hash;
+    r.detail = { content: selfEvidence(head, a.size) };
+    const data = r.detail.content === 'data';
+    return { report: r, actual: a, extraHead: data ? head.subarray(0, REQUEST_HEAD) : undefined };
+  } catch (err) {
+    const why = readFailure(err);
+    if (why === null) throw err;
+    r.detail = { unreadable: why };
+    return { report: r, actual: a };
   }
-  return r;
 }
 
-/** What a file holds on its own, without anything to compare with. */
-export function selfEvidence(buf: Uint8Array): 'empty' | 'zeros' | 'directory-block' | 'data' {
-  if (buf.length === 0) return 'empty';
-  if (isAllZero(buf)) return 'zeros';
+/** sha256 of a file, streamed, and its first bytes. */
+async function hashAndHead(a: TreeEntry): Promise<{ hash: string; head: Buffer }> {
+  if (a.size <= 1024 * 1024 || !a.openReader) {
+    const buf = await a.read();
+    return { hash: await sha256Hex(buf), head: buf.subarray(0, 1024 * 1024) };
+  }
+  const { createHash } = await import('node:crypto');
+  const h = createHash('sha256');
+  const r = await a.openReader();
+  let head: Buffer | null = null;
+  try {
+    const buf = Buffer.allocUnsafe(1024 * 1024);
+    for (let pos = 0; pos < a.size; ) {
+      const n = await r.read(buf, pos);
+      if (n <= 0) break;
+      h.update(buf.subarray(0, n));
+      if (!head) head = Buffer.from(buf.subarray(0, n));
+      pos += n;
+    }
+  } finally {
+    await r.close();
+  }
+  return { hash: h.digest('hex'), head: head ?? Buffer.alloc(0) };
+}
+
+/** What a file holds on its own, without anything to compare with (at most its first MiB is looked at). */
+export function selfEvidence(buf: Uint8Array, size = buf.length): 'empty' | 'zeros' | 'directory-block' | 'data' {
+  if (size === 0) return 'empty';
+  if (buf.length === size && isAllZero(buf)) return 'zeros';
   if (decodeDirectoryBlock(buf)) return 'directory-block';
   return 'data';
 }
 
-async function compareEntry(path: string, e: TreeEntry | undefined, a: TreeEntry | undefined, opts: CompareOptions): Promise<FileReport> {
-  if (!e) return extraEntry(a!, opts);
+async function compareEntry(path: string, e: TreeEntry | undefined, a: TreeEntry | undefined, opts: CompareOptions, book: HeadBook): Promise<Pending> {
+  if (!e) return extraEntry(a!);
   if (!a) {
     const r = base(path, e.kind);
     r.class = 'missing';
-    if (e.kind === 'file') {
-      const eb = await e.read();
-      r.expectedSize = eb.length;
-      r.expectedSha256 = await sha256(eb);
+    if (e.kind === 'file' && !e.unreadable) {
+      r.expectedSize = e.size;
+      try {
+        r.expectedSha256 = (await hashAndHead(e)).hash;
+      } catch (err) {
+        if (readFailure(err) === null) throw err;
+      }
     }
-    return r;
+    return { report: r, actual: e };
+  }
+  if (a.unreadable || e.unreadable) {
+    // Read by neither side's producer: never guessed to be missing or damaged.
+    const r = base(path, a.kind);
+    r.class = 'unreadable';
+    if (e.kind === 'file') r.expectedSize = e.size;
+    if (a.kind === 'file' && !a.unreadable) r.actualSize = a.size;
+    r.detail = { reason: a.unreadable ?? e.unreadable ?? '', side: a.unreadable ? 'layer' : 'expected' };
+    return { report: r, actual: a };
   }
   if (e.kind !== a.kind) {
     const r = base(path, a.kind);
@@ -178,27 +231,177 @@ async function compareEntry(path: string, e: TreeEntry | undefined, a: TreeEntry
     r.detail = { expectedKind: e.kind, actualKind: a.kind, linkTarget: a.linkTarget, special: a.special };
     if (e.kind === 'file') r.expectedSize = e.size;
     if (a.kind === 'file') r.actualSize = a.size;
-    return r;
+    return { report: r, actual: a };
   }
   if (e.kind === 'symlink') {
     const r = base(path, 'symlink');
     r.class = e.linkTarget === a.linkTarget ? 'match' : 'link-mismatch';
     r.detail = { expectedTarget: e.linkTarget, actualTarget: a.linkTarget };
-    return r;
+    return { report: r, actual: a };
   }
   if (e.kind === 'special') {
     // Reported, never read.
     const r = base(path, 'special');
     r.class = e.special === a.special ? 'match' : 'type-mismatch';
     r.detail = { expectedSpecial: e.special, actualSpecial: a.special };
-    return r;
+    return { report: r, actual: a };
   }
-  return compareFiles(e, a, opts);
+  return compareFiles(e, a, opts, book);
+}
+
+/** The hashes a stretch will be looked up by (see ProvenanceIndex.lookup). */
+function addWanted(wanted: Wanted, head: Uint8Array): void {
+  const h = newHashes();
+  const blocks = Math.ceil(head.length / BLOCK);
+  const step = Math.max(1, Math.ceil(blocks / 128));
+  for (let b = 0; b < blocks; b += step) {
+    const off = b * BLOCK;
+    const len = Math.min(BLOCK, head.length - off);
+    if (isAllZero(head.subarray(off, off + len))) continue;
+    hashBlock(head, off, len, h);
+    wanted.add(512, h);
+    if (len < BLOCK) {
+      if (len >= 256) wanted.add(256, h);
+      else if (len >= 64) wanted.add(64, h);
+      else if (len >= 32) wanted.add(32, h);
+    }
+  }
+}
+
+async function buildIndex(candidates: CandidateSource[], wanted: Wanted, book: HeadBook): Promise<ProvenanceIndex> {
+  const index = new ProvenanceIndex({ wanted });
+  for (const c of candidates) await indexTree(index, c.tree, c.source, c.root, c.name, 4, (e) => book.candidates(e, wanted));
+  index.seal();
+  return index;
+}
+
+/** Whether the names say the match is another version of the same file (tls.opam ~ packages/tls/tls.1.0/opam). */
+function sameFileByName(own: string, other: string): boolean {
+  const a = basename(own);
+  const b = basename(other);
+  if (a === b) return true;
+  const stem = a.replace(/\.opam$/, '');
+  return b === 'opam' && new RegExp(`(^|/)${stem.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}(/|\\.)`).test(other);
+}
+
+/**
+ * An edit run shown to be stale by an exact match with another file's aligned blocks: the match
+ * must cover every differing byte of the run, stop at the run's ends (a file that goes on agreeing
+ * with the layer's bytes around the run is another version of this file, not stale blocks), and,
+ * for a whole file, not be the candidate entire, not be named like this file (tls.opam and
+ * packages/tls/tls.1.0/opam are one file), and not be nearly all the expected bytes.
+ */
+async function rescues(q: ProvenanceRequest, m: Match, ownPath: string): Promise<boolean> {
+  const len = q.end - q.start;
+  // Matched up to the candidate's end, the rest of its last fragment reads as zeros.
+  let covered = m.stretchOffset + m.matchedBytes;
+  if (m.offset + m.matchedBytes === m.candidateSize && covered < len && len <= q.head.length && isAllZero(q.head.subarray(covered, len))) covered = len;
+  if (m.stretchOffset > q.edges[0] || covered < len - q.edges[1]) return false;
+  if (m.matchedBytes < Math.min(BLOCK, len)) return false;
+  const delta = m.offset - m.stretchOffset - q.start;
+  const extendsInto = async (bytes: Buffer | null, at: number, readCand: (pos: number, n: number) => Promise<Buffer>): Promise<boolean> => {
+    if (!bytes) return false;
+    const pos = at + delta;
+    if (pos < 0 || pos + bytes.length > m.candidateSize) return false;
+    const c = await readCand(pos, bytes.length);
+    return c.equals(bytes);
+  };
+  const readCand = m.read;
+  if (await extendsInto(q.before, q.start - BLOCK, readCand)) return false;
+  if (await extendsInto(q.after, q.end, readCand)) return false;
+  if (q.wholeFile) {
+    // The whole file is that candidate, byte for byte: a copy of it (another version kept in the
+    // corpus), not blocks of it.
+    if (m.offset === 0 && m.candidateSize === q.end && m.matchedBytes === q.end) return false;
+    if (sameFileByName(ownPath, m.path)) return false;
+    // Nearly all of it the expected bytes: an edit that happens to be in the corpus too.
+    if (q.explained === undefined || q.explained >= 0.98) return false;
+  }
+  return true;
+}
+
+/** Attach a match to the file and to the region holding its first byte. */
+function attach(r: FileReport, p: Provenance): void {
+  const at = p.fileOffset ?? 0;
+  const region = r.regions.find((x) => at >= x.offset && at < x.offset + x.length && x.class !== 'match');
+  if (region && !region.provenance) region.provenance = p;
+  if (!r.provenance || p.matchedBytes > r.provenance.matchedBytes) r.provenance = p;
+}
+
+function toProvenance(m: Match, fileOffset: number): Provenance {
+  return { source: m.source, path: m.path, root: m.root, matchedBytes: m.matchedBytes, offset: m.offset, fileOffset };
+}
+
+/** The second pass: trace stale stretches, and turn back into stale the edits a match explains. */
+async function trace(pending: Pending[], opts: CompareOptions, book: HeadBook): Promise<void> {
+  const withRequests = pending.filter((p) => (p.result?.requests.length ?? 0) > 0 || p.extraHead);
+  if (withRequests.length > 0 && (opts.provenance || (opts.candidates?.length ?? 0) > 0)) {
+    let index = opts.provenance;
+    if (!index) {
+      const wanted = new Wanted();
+      for (const p of withRequests) {
+        for (const q of p.result?.requests ?? []) addWanted(wanted, q.head);
+        if (p.extraHead) addWanted(wanted, p.extraHead);
+      }
+      index = await buildIndex(opts.candidates!, wanted, book);
+    }
+    await mapPool(withRequests, { concurrency: 4 }, async (p) => {
+      const r = p.report;
+      if (p.extraHead) {
+        const m = await index.lookup(p.extraHead, { length: p.actual.size });
+        if (m) r.provenance = toProvenance(m, m.stretchOffset);
+        return;
+      }
+      const res = p.result!;
+      const exclude = { source: 'expected' as const, path: r.path };
+      const rescued = new Set<number>();
+      const found: Provenance[] = [];
+      for (const q of res.requests) {
+        const readMore = (pos: number, n: number) => readRange(p.actual, q.start + pos, n);
+        const m = await index.lookup(q.head, { exclude, length: q.end - q.start, readMore });
+        if (!m) continue;
+        if (q.kind === 'rescue') {
+          if (!(await rescues(q, m, r.path))) continue;
+          rescued.add(q.run);
+        }
+        found.push(toProvenance(m, q.start + m.stretchOffset));
+      }
+      if (rescued.size > 0 && res.refinish) {
+        const again = await res.refinish(rescued);
+        r.class = again.class;
+        r.regions = again.regions;
+        r.detail = again.detail;
+      }
+      // Provenance of runs that ended up stale only.
+      for (const p2 of found) {
+        const region = r.regions.find((x) => (p2.fileOffset ?? 0) >= x.offset && (p2.fileOffset ?? 0) < x.offset + x.length);
+        if (r.class === 'modified' || region?.class === 'modified') continue;
+        attach(r, p2);
+      }
+    });
+  }
+  if (opts.directoryOfInode) {
+    const cache = new Map<number, Promise<string | null>>();
+    for (const p of pending) {
+      for (const d of p.result?.dirRequests ?? []) {
+        const r = p.report;
+        const region = r.regions.find((x) => d.start >= x.offset && d.start < x.offset + x.length);
+        if (r.class === 'modified' || region?.class !== 'directory-block') continue;
+        if (!cache.has(d.ino)) cache.set(d.ino, opts.directoryOfInode(d.ino, d.names).catch(() => null));
+        const dir = await cache.get(d.ino)!;
+        if (!dir) continue;
+        const prov: Provenance = { source: 'guest', path: dir, root: '/', matchedBytes: d.length, offset: 0, fileOffset: d.start };
+        if (!region.provenance) region.provenance = prov;
+        if (!r.provenance) r.provenance = prov;
+        r.detail = { ...r.detail, directoryInode: d.ino };
+      }
+    }
+  }
 }
 
 /**
  * Every path of either tree (directories aside) with its class. Files are read a few at a time
- * so that large trees stream through memory.
+ * and streamed, so large trees pass through bounded memory.
  */
 export async function compareTrees(expected: Tree, actual: Tree, opts: CompareOptions = {}): Promise<FileReport[]> {
   const paths = new Set<string>();
@@ -212,18 +415,12 @@ export async function compareTrees(expected: Tree, actual: Tree, opts: CompareOp
     if (!e && a?.kind === 'directory') paths.delete(p);
   }
   const list = [...paths].sort();
-  const out = new Array<FileReport>(list.length);
-  let next = 0;
-  let done = 0;
-  const worker = async (): Promise<void> => {
-    while (next < list.length) {
-      const i = next++;
-      const p = list[i]!;
-      out[i] = await compareEntry(p, expected.get(p), actual.get(p), opts);
-      done++;
-      opts.onProgress?.(done, list.length);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.max(1, opts.concurrency ?? 8) }, worker));
-  return out;
+  const book = new HeadBook();
+  const pending = await mapPool(list, { concurrency: Math.max(1, opts.concurrency ?? 8), onProgress: opts.onProgress }, (p) =>
+    compareEntry(p, expected.get(p), actual.get(p), opts, book),
+  );
+  await trace(pending, opts, book);
+  return pending.map((p) => p.report);
 }
+
+export type { Match };

@@ -1,5 +1,8 @@
 // Bytes from a layer never reach a terminal or a report raw: control characters, escape
-// sequences, invalid UTF-8 and bidirectional overrides are shown as visible escapes.
+// sequences, invalid UTF-8 and bidirectional overrides are shown as visible escapes. A literal
+// backslash is shown as `\\`, so that what reads as an escape (`\e`, `\x9b`) always is one: a
+// file name holding the four characters `\x1b` is not mistaken for one holding ESC. Escape a
+// string once, where it is printed.
 
 const utf8 = new TextDecoder('utf-8', { fatal: false });
 
@@ -36,6 +39,7 @@ export function escapeText(s: string, opts: EscapeOptions = {}): string {
   for (const ch of s) {
     const cp = ch.codePointAt(0)!;
     if ((cp === 0x0a && opts.keepNewlines) || (cp === 0x09 && opts.keepTabs)) out += ch;
+    else if (cp === 0x5c) out += '\\\\';
     else if (cp === 0xfffd) out += '\\ufffd';
     else if (!unsafe(cp)) out += ch;
     else if (cp < 0x100) out += NAMED[cp] ?? `\\x${hex2(cp)}`;

@@ -1,6 +1,6 @@
 // Small formatting helpers shared by the renderers and the terminal UI.
 
-import type { FileClass, FileReport, VerdictKind } from './schema.js';
+import type { Extraction, FileClass, FileReport, VerdictKind } from './schema.js';
 import { escapeText } from './escape.js';
 
 export function humanBytes(n: number | null | undefined): string {
@@ -25,7 +25,8 @@ export function holdsInstead(f: FileReport): string {
       return 'zeros';
     case 'directory-block': {
       const fmt = typeof f.detail.format === 'string' ? ` (${f.detail.format})` : '';
-      const entries = Array.isArray(f.detail.entries) ? f.detail.entries.slice(0, 4).map((e) => escapeText(String(e))) : [];
+      // Entries are escaped by the decoder already.
+      const entries = Array.isArray(f.detail.entries) ? f.detail.entries.slice(0, 4).map((e) => String(e)) : [];
       return `a directory block${fmt}${entries.length ? `: ${entries.join(', ')}${(f.detail.entries as unknown[]).length > 4 ? ', …' : ''}` : ''}`;
     }
     case 'foreign-text':
@@ -45,6 +46,14 @@ export function holdsInstead(f: FileReport): string {
       return 'nothing: missing';
     case 'extra':
       return typeof f.detail.content === 'string' ? `not expected (${f.detail.content})` : 'not expected';
+    case 'modified': {
+      const d = f.detail;
+      if (typeof d.lineEndings === 'string') return `an edited version: ${d.lineEndings === 'crlf' ? 'CRLF' : 'LF'} line endings`;
+      if (typeof d.linesAdded === 'number' && typeof d.linesRemoved === 'number') return `an edited version: +${d.linesAdded} -${d.linesRemoved} lines`;
+      return typeof d.editedBytes === 'number' ? `an edited version: ${d.editedBytes} bytes edited` : 'an edited version';
+    }
+    case 'unreadable':
+      return `unreadable: ${escapeText(String(f.detail.reason ?? 'no reason given'))}`;
     case 'type-mismatch':
       return `a ${String(f.detail.actualKind ?? f.kind)} instead of a ${String(f.detail.expectedKind ?? 'file')}`;
     case 'link-mismatch':
@@ -52,11 +61,19 @@ export function holdsInstead(f: FileReport): string {
   }
 }
 
+/** "disklabel partition e (ufs2) mounted on /home, at byte 1048576". */
+export function partitionText(ex: Extraction): string {
+  const p = ex.partition;
+  if (!p) return 'no partition';
+  const table = p.scheme === 'none' ? 'the whole disk' : `${p.scheme} partition ${escapeText(p.name)}`;
+  return `${table} (${escapeText(p.fs)})${p.mountpoint ? ` mounted on ${escapeText(p.mountpoint)}` : ''}, at byte ${p.offset}`;
+}
+
 export function provenanceText(f: FileReport): string {
   const p = f.provenance;
   if (!p) return '';
   const where = p.source === 'corpus' ? `${escapeText(p.root)}/${escapeText(p.path)}` : escapeText(p.path);
-  return `${p.source}: ${where} (${p.matchedBytes} B)`;
+  return `${p.source}: ${where}${p.offset > 0 ? ` @${p.offset}` : ''} (${p.matchedBytes} B)`;
 }
 
 /** Colour names (ANSI SGR) for classes and verdicts, shared by the text report and the TUI. */
@@ -70,6 +87,9 @@ export const CLASS_COLOUR: Record<FileClass, 'green' | 'blue' | 'magenta' | 'yel
   'size-mismatch': 'red',
   missing: 'red',
   extra: 'gray',
+  // An edit is not damage: the colour of "listed, not a verdict".
+  modified: 'gray',
+  unreadable: 'gray',
   'type-mismatch': 'red',
   'link-mismatch': 'red',
 };
@@ -92,8 +112,10 @@ const SEVERITY: Record<FileClass, number> = {
   missing: 1,
   'type-mismatch': 1,
   'link-mismatch': 1,
-  extra: 2,
-  match: 3,
+  unreadable: 1,
+  modified: 2,
+  extra: 3,
+  match: 4,
 };
 
 export function damagedFirst(files: FileReport[]): FileReport[] {

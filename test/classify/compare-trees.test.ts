@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { execa } from 'execa';
 import { describe, expect, it } from 'vitest';
 import { compareTrees } from '../../src/classify/compare-trees.js';
-import { readDirectoryTree } from '../../src/classify/read-tree.js';
+import { readDirectoryTree } from '../../src/extract/directory-tree.js';
 import { withTempDir } from '../helpers/fs-images.js';
 import { OPAM, writeTree } from '../helpers/trees.js';
 

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { decodeDirectoryBlock, directoryChunks } from '../../src/classify/directory-block.js';
 import { classifyContent } from '../../src/classify/content.js';
 import { ext4Directory, ffsDirectory, names } from '../helpers/fs-images.js';
+import { ufs2Directory } from './ufs2-image.js';
 
 describe('FFS directory blocks cut from makefs images with The Sleuth Kit', () => {
   it.each(['le', 'be'] as const)('decodes a UFS1 %s directory block and its names', async (endian) => {
@@ -90,5 +91,24 @@ describe('things that are not directory blocks', () => {
     const dec = decodeDirectoryBlock(d.blocks.subarray(0, d.dirSize));
     expect(dec!.entries).toContain('evil\\e[31mred.opam');
     expect(dec!.entries.join('')).not.toContain('\x1b');
+  });
+});
+
+describe('UFS2 directory blocks (OpenBSD newfs layout: superblock at 65536), cut with The Sleuth Kit', () => {
+  // NetBSD makefs writes UFS2 with its superblock at 8192, where TSK cannot read it; the sample
+  // tooling's UFS2 writer (samples/lib/ffs, OpenBSD's newfs layout) puts it at 65536.
+  it('decodes the fragment TSK reads for a UFS2 directory, and its `.` entry names the directory inode', async () => {
+    const want = names(40);
+    const d = await ufs2Directory(want);
+    expect(d.unit).toBe(2048);
+    const dec = decodeDirectoryBlock(d.blocks.subarray(0, d.dirSize));
+    expect(dec?.format).toBe('ffs-le');
+    expect(dec!.entries.slice(0, 2)).toEqual(['.', '..']);
+    expect(new Set(dec!.entries)).toEqual(new Set(['.', '..', ...want]));
+    expect(dec!.records[0]!.ino).toBe(d.inode);
+    // In a file of the right size, it is a directory block.
+    const stale = d.blocks.subarray(0, 1500);
+    const c = await classifyContent(stale, Buffer.alloc(1500, 0x61));
+    expect(c.class).toBe('directory-block');
   });
 });

@@ -1,0 +1,280 @@
+// How much of a stretch of bytes is explained by the expected source around it: the measure that
+// tells an EDIT (the bytes are mostly the expected ones, moved, renumbered, re-cased, re-indented)
+// from STALE content (another file's bytes, unrelated to the expected ones).
+//
+// A byte of the actual stretch counts as explained when it is equal to the expected byte at the
+// same offset, or when it lies inside a k-gram that occurs anywhere in the expected context. For
+// text the k-grams are taken on a normalised form (CR dropped, ASCII lower-cased, whitespace runs
+// collapsed, digit runs collapsed), so CRLF endings, re-indentation, case changes and version bumps
+// in every line read as edits; for binary they are raw bytes. Linear time: one rolling hash over
+// each side, a hash set of the context's k-grams.
+
+/** k-gram lengths: on normalised text, and on raw bytes. */
+export const TEXT_K = 12;
+export const BINARY_K = 16;
+
+/** The most bytes of context and of the stretch that are looked at (larger ones are sampled). */
+export const MAX_CONTEXT = 4 * 1024 * 1024;
+export const MAX_STRETCH = 1024 * 1024;
+
+const WS = new Uint8Array(256);
+for (const b of [0x20, 0x09, 0x0a, 0x0b, 0x0c]) WS[b] = 1;
+
+/**
+ * Normalised text: CR dropped, A-Z lower-cased, every whitespace run one space, every digit run
+ * one '0'. `map[i]` is the offset in `buf` of normalised byte i (to map coverage back).
+ */
+export function normaliseText(buf: Uint8Array, withMap = false): { text: Uint8Array; map: Uint32Array | null } {
+  const out = new Uint8Array(buf.length);
+  const map = withMap ? new Uint32Array(buf.length) : null;
+  let n = 0;
+  let ws = false;
+  let digit = false;
+  for (let i = 0; i < buf.length; i++) {
+    let b = buf[i]!;
+    if (b === 0x0d) continue;
+    if (WS[b]) {
+      digit = false;
+      if (ws) continue;
+      ws = true;
+      b = 0x20;
+    } else if (b >= 0x30 && b <= 0x39) {
+      ws = false;
+      if (digit) continue;
+      digit = true;
+      b = 0x30;
+    } else {
+      ws = false;
+      digit = false;
+      if (b >= 0x41 && b <= 0x5a) b += 0x20;
+    }
+    if (map) map[n] = i;
+    out[n++] = b;
+  }
+  return { text: out.subarray(0, n), map: map ? map.subarray(0, n) : null };
+}
+
+const BASE = 0x01000193;
+
+/** The hash of every k-gram of buf, in order: a polynomial rolling hash, 32 bits. */
+function kgramHashes(buf: Uint8Array, k: number): Uint32Array {
+  const out = new Uint32Array(Math.max(0, buf.length - k + 1));
+  if (buf.length < k) return out;
+  let pow = 1;
+  for (let i = 0; i < k - 1; i++) pow = Math.imul(pow, BASE);
+  let h = 0;
+  for (let i = 0; i < k; i++) h = (Math.imul(h, BASE) + buf[i]! + 1) | 0;
+  out[0] = h >>> 0;
+  for (let i = k; i < buf.length; i++) {
+    h = (Math.imul(h - Math.imul(buf[i - k]! + 1, pow), BASE) + buf[i]! + 1) | 0;
+    out[i - k + 1] = h >>> 0;
+  }
+  return out;
+}
+
+
+/**
+ * An open-addressing set of 32-bit hashes (a JS Set of a million numbers costs ~40 MB; this costs
+ * 8 bytes a slot). Hash 0 is stored as 1: a false match once in 4 billion costs nothing here.
+ */
+class HashSet32 {
+  private readonly slots: Uint32Array;
+  private readonly mask: number;
+  constructor(capacity: number) {
+    let size = 1024;
+    while (size < capacity * 2) size *= 2;
+    this.slots = new Uint32Array(size);
+    this.mask = size - 1;
+  }
+  add(h: number): void {
+    const v = h || 1;
+    let i = Math.imul(v, 0x9e3779b1) >>> 0;
+    for (;;) {
+      i &= this.mask;
+      const s = this.slots[i]!;
+      if (s === v) return;
+      if (s === 0) {
+        this.slots[i] = v;
+        return;
+      }
+      i++;
+    }
+  }
+  has(h: number): boolean {
+    const v = h || 1;
+    let i = Math.imul(v, 0x9e3779b1) >>> 0;
+    for (;;) {
+      i &= this.mask;
+      const s = this.slots[i]!;
+      if (s === v) return true;
+      if (s === 0) return false;
+      i++;
+    }
+  }
+}
+
+/**
+ * An expected context to measure stretches against. The set is built from the (small) stretch and
+ * the context is only rolled over, so a large context costs a pass of arithmetic, not a table of
+ * its own.
+ */
+export class Context {
+  private readonly src: Uint8Array;
+  constructor(
+    context: Uint8Array,
+    readonly text: boolean,
+  ) {
+    this.src = text ? normaliseText(context).text : context;
+  }
+  get k(): number {
+    return this.text ? TEXT_K : BINARY_K;
+  }
+
+  /** The hashes of `hashes` that some k-gram of the context has. */
+  private found(hashes: Uint32Array): HashSet32 {
+    // A bit per 2^20 hash values in front of the set: most k-grams of the context are wanted by
+    // no stretch, and a bit test in a 128 KiB array is far cheaper than a probe of the set.
+    const want = new HashSet32(hashes.length);
+    const bits = new Uint32Array(1 << 15);
+    for (let i = 0; i < hashes.length; i++) {
+      const h = hashes[i]!;
+      want.add(h);
+      bits[(h >>> 5) & 0x7fff]! |= 1 << (h & 31);
+    }
+    const found = new HashSet32(hashes.length);
+    const src = this.src;
+    const k = this.k;
+    if (src.length < k) return found;
+    let pow = 1;
+    for (let i = 0; i < k - 1; i++) pow = Math.imul(pow, BASE);
+    let h = 0;
+    for (let i = 0; i < k; i++) h = (Math.imul(h, BASE) + src[i]! + 1) | 0;
+    for (let i = k; ; i++) {
+      const u = h >>> 0;
+      if (bits[(u >>> 5) & 0x7fff]! & (1 << (u & 31)) && want.has(u)) found.add(u);
+      if (i >= src.length) break;
+      h = (Math.imul(h - Math.imul(src[i - k]! + 1, pow), BASE) + src[i]! + 1) | 0;
+    }
+    return found;
+  }
+
+  /**
+   * Mark in `covered[i]` (one flag per byte of `stretches[i]`) the bytes inside a k-gram that the
+   * context has too. One pass over the context serves all the stretches.
+   */
+  cover(stretches: Uint8Array[], covered: Uint8Array[]): void {
+    const k = this.k;
+    const parts = stretches.map((st) => {
+      const { text, map } = this.text ? normaliseText(st, true) : { text: st, map: null };
+      return { text, map, hashes: kgramHashes(text, k), length: st.length };
+    });
+    const all = new Uint32Array(parts.reduce((n, p) => n + p.hashes.length, 0));
+    let at = 0;
+    for (const p of parts) {
+      all.set(p.hashes, at);
+      at += p.hashes.length;
+    }
+    const found = this.found(all);
+    for (const [n, p] of parts.entries()) {
+      const c = covered[n]!;
+      let until = 0;
+      for (let i = 0; i < p.hashes.length; i++) {
+        if (!found.has(p.hashes[i]!)) continue;
+        // Normalised bytes i..i+k-1 map back to original bytes map[i]..map[i+k-1] (and the
+        // whitespace, CR and digits folded into them).
+        const from = Math.max(p.map ? p.map[i]! : i, until);
+        const to = p.map ? (i + k < p.text.length ? p.map[i + k]! : p.length) : i + k;
+        for (let j = from; j < to; j++) c[j] = 1;
+        until = Math.max(until, to);
+      }
+    }
+  }
+}
+
+export interface Relatedness {
+  /** Fraction of the stretch's bytes explained by the expected bytes (0..1). */
+  explained: number;
+  /** Fraction equal to the expected byte at the same offset. */
+  sameOffset: number;
+}
+
+/** Stretches longer than this are measured on evenly spaced pieces of them (an estimate). */
+const MEASURE_WHOLE = 64 * 1024;
+const PIECES = 16;
+const PIECE = 4096;
+
+/**
+ * How much of `actual` is explained by the expected bytes: those at the same offsets
+ * (`expectedHere`, the same length or shorter) and the k-grams of `context`. A long stretch is
+ * measured on 16 pieces of 4 KiB (the same offsets on both sides): the estimate of a fraction,
+ * at a bounded cost whatever its length.
+ */
+export function relatedness(actual: Uint8Array, expectedHere: Uint8Array | null, context: Context): Relatedness {
+  if (actual.length === 0) return { explained: 1, sameOffset: 1 };
+  const spans: [number, number][] = [];
+  if (actual.length <= MEASURE_WHOLE) spans.push([0, actual.length]);
+  else {
+    const step = Math.floor((actual.length - PIECE) / (PIECES - 1));
+    for (let i = 0; i < PIECES; i++) spans.push([i * step, PIECE]);
+  }
+  const stretches = spans.map(([o, l]) => actual.subarray(o, o + l));
+  const covered = spans.map(([, l]) => new Uint8Array(l));
+  let same = 0;
+  if (expectedHere) {
+    for (const [n, [o, l]] of spans.entries()) {
+      const c = covered[n]!;
+      const end = Math.min(o + l, expectedHere.length);
+      for (let i = o; i < end; i++) {
+        if (actual[i] === expectedHere[i]) {
+          c[i - o] = 1;
+          same++;
+        }
+      }
+    }
+  }
+  context.cover(stretches, covered);
+  let c = 0;
+  let total = 0;
+  for (const flags of covered) {
+    total += flags.length;
+    for (let i = 0; i < flags.length; i++) c += flags[i]!;
+  }
+  return { explained: c / total, sameOffset: same / total };
+}
+
+/**
+ * Same-offset agreement of byte shapes (letter, digit, space, newline, other): a same-length
+ * substitution everywhere (renamed identifiers, bumped versions, changed case) keeps the shape
+ * of every line; unrelated text agrees only by chance.
+ */
+export function shapeAgreement(actual: Uint8Array, expected: Uint8Array): number {
+  const n = Math.min(actual.length, expected.length);
+  if (n === 0) return 0;
+  let same = 0;
+  for (let i = 0; i < n; i++) if (SHAPE[actual[i]!] === SHAPE[expected[i]!]) same++;
+  return same / n;
+}
+
+const SHAPE = new Uint8Array(256);
+for (let b = 0; b < 256; b++) {
+  SHAPE[b] =
+    b === 0x0a
+      ? 1
+      : b === 0x20 || b === 0x09 || b === 0x0d
+        ? 2
+        : (b >= 0x41 && b <= 0x5a) || (b >= 0x61 && b <= 0x7a) || b === 0x5f || b >= 0x80
+          ? 3
+          : b >= 0x30 && b <= 0x39
+            ? 4
+            : b === 0
+              ? 5
+              : 6;
+}
+
+/** Evenly spaced slices of `buf` adding up to at most `max` bytes (the whole when it fits). */
+export function sample(buf: Uint8Array, max: number, pieces = 16): Uint8Array[] {
+  if (buf.length <= max) return [buf];
+  const len = Math.floor(max / pieces);
+  const step = Math.floor((buf.length - len) / (pieces - 1));
+  return Array.from({ length: pieces }, (_, i) => buf.subarray(i * step, i * step + len));
+}
