@@ -23,6 +23,7 @@ FORCE=0
 for cmd in makefs mkfs.fat mcopy syslinux sfdisk qemu-img dropbearkey ssh-keygen busybox cpio gzip node fls icat flock sha256sum; do
   command -v "$cmd" >/dev/null 2>&1 || die "missing command '$cmd' (run: bash scripts/setup.sh)"
 done
+[ -x "$ROOT/node_modules/.bin/tsx" ] || die "missing node_modules (run: bash scripts/setup.sh)"
 [ -f /usr/lib/syslinux/mbr/mbr.bin ] || die "missing /usr/lib/syslinux/mbr/mbr.bin (Debian package syslinux)"
 DROPBEAR="$(command -v dropbear || true)"
 [ -n "$DROPBEAR" ] || die "missing dropbear (Debian package dropbear-bin)"
@@ -37,7 +38,7 @@ MODDIR="/lib/modules/$KVER"
 recipe_hash() {
   {
     echo "out=$OUT kver=$KVER kernel=$(stat -c %s:%Y "$KERNEL")"
-    (cd "$SAMPLES" && find build-store.sh recipe expected job.log -type f -print0 | sort -z | xargs -0 sha256sum)
+    (cd "$SAMPLES" && find build-store.sh recipe expected job.log openbsd lib -type f -print0 | sort -z | xargs -0 sha256sum)
   } | sha256sum | cut -c1-64
 }
 
@@ -264,6 +265,10 @@ check_src "$WORK/s4.raw" corrupt
 check_src "$WORK/s5.raw" clean
 
 node "$RECIPE/steps.mjs" finish "$ROOT" "$STORE" "$OUT"
+
+# ---------- the OpenBSD-shaped sample, in the same store (not bootable: read with --via direct) ----------
+log "building the OpenBSD-shaped layers (MBR + disklabel, FFS2 / and /home)"
+"$ROOT/node_modules/.bin/tsx" "$RECIPE/openbsd/build.ts" "$ROOT" "$STORE" "$OUT"
 echo "$HASH" > "$OUT/.stamp"
 MS=$(( ($(date +%s%N) - T0) / 1000000 ))
 log "done in $((MS / 1000)).$(printf '%03d' $((MS % 1000))) s: $STORE"

@@ -110,7 +110,9 @@ describe('sample store layout', () => {
       expect(statSync(image(id)).isFile()).toBe(true);
       expect(existsSync(join(L.store, 'result', id, 'log'))).toBe(true);
     }
-    expect(readdirSync(join(L.store, 'result')).sort()).toEqual([...ids].sort());
+    // The store also holds the OpenBSD-shaped sample's layers (samples/out/openbsd.json).
+    const openbsd = Object.values((JSON.parse(readFileSync(join(out, 'openbsd.json'), 'utf8')) as { layers: Record<string, string> }).layers);
+    expect(readdirSync(join(L.store, 'result')).sort()).toEqual([...ids, ...openbsd].sort());
     expect(statSync(L.sshKey).mode & 0o077).toBe(0);
   });
 
@@ -118,8 +120,12 @@ describe('sample store layout', () => {
     const require = createRequire(join(root, 'package.json'));
     const Database = require('better-sqlite3') as typeof import('better-sqlite3');
     const db = new Database(join(L.store, 'state', 'db.sqlite'), { readonly: true, fileMustExist: true });
-    const rows = db.prepare('SELECT id, created, used, rc, parent FROM builds ORDER BY created').all() as { id: string; created: string; rc: number; parent: string | null }[];
+    const all = db.prepare('SELECT id, created, used, rc, parent FROM builds ORDER BY created').all() as { id: string; created: string; rc: number; parent: string | null }[];
     db.close();
+    // The Linux sample's rows (the OpenBSD-shaped sample has its own, in the same table).
+    const linux = new Set(Object.values(L.layers));
+    const rows = all.filter((r) => linux.has(r.id));
+    expect(all).toHaveLength(10);
     const byId = new Map(rows.map((r) => [r.id, r]));
     expect(rows).toHaveLength(5);
     expect(byId.get(L.layers.from)?.parent).toBeNull();

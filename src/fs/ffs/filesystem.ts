@@ -8,7 +8,7 @@ import { escapeBytes, escapeText } from '../../report/escape.js';
 import { UserError } from '../../util/errors.js';
 import { BlockMap, FileReader, type BlockMapOptions, type Extent, type MetadataBlock } from './block-map.js';
 import { CylinderGroups, type CylinderGroup } from './cylinder-group.js';
-import { DIRBLKSIZ, parseDirChunk, type DirEntry } from './directory.js';
+import { DIRBLKSIZ, DT_DIR, DT_UNKNOWN, parseDirChunk, type DirEntry } from './directory.js';
 import { InodeTable, type Inode, type InodeKind, type InodeTableRange } from './inode.js';
 import { findSuperblock, volumeName, ROOTINO, type Geometry } from './superblock.js';
 
@@ -365,6 +365,59 @@ export class FfsFilesystem {
       st.visited.add(e.ino);
       yield entry;
       if (depth < st.maxDepth) yield* this.walkDir(st, e.ino, path, depth + 1);
+    }
+  }
+
+  /**
+   * The names under a directory, bounded like walkIter, without reading the inodes: a directory
+   * is known by its entry's d_type (its inode is read only when d_type says nothing). For finding
+   * where inodes are in the tree (the reverse map's paths), where the inodes themselves are not
+   * needed. An entry whose d_type lies only leads to a directory not descended or a bad directory
+   * reported to onError.
+   */
+  *walkNames(dirIno: number = ROOTINO, opts: WalkOptions = {}): Generator<{ path: Buffer; ino: number; depth: number }> {
+    const st: WalkState = {
+      rootIno: dirIno,
+      maxDepth: opts.maxDepth ?? 256,
+      maxEntries: opts.maxEntries ?? 1_000_000,
+      onError: opts.onError,
+      visited: new Set<number>([dirIno]),
+      count: 0,
+    };
+    yield* this.walkNamesDir(st, dirIno, Buffer.alloc(0), 1);
+  }
+
+  private isDirectoryEntry(e: DirEntry): boolean {
+    if (e.type !== DT_UNKNOWN) return e.type === DT_DIR;
+    return this.inode(e.ino).kind === 'directory';
+  }
+
+  private *walkNamesDir(st: WalkState, ino: number, prefix: Buffer, depth: number): Generator<{ path: Buffer; ino: number; depth: number }> {
+    let entries: DirEntry[];
+    try {
+      entries = [...this.dirEntries(ino)];
+    } catch (err) {
+      if (st.onError && err instanceof UserError) return st.onError(err, ino, prefix);
+      throw err;
+    }
+    for (const e of entries) {
+      if (isDot(e.name)) continue;
+      if (++st.count > st.maxEntries) throw this.geometry.error(`walk of directory inode ${st.rootIno}: more than ${st.maxEntries} entries`);
+      const path = prefix.length ? Buffer.concat([prefix, SLASH, e.name]) : e.name;
+      yield { path, ino: e.ino, depth };
+      let dir: boolean;
+      try {
+        dir = this.isDirectoryEntry(e);
+      } catch (err) {
+        if (st.onError && err instanceof UserError) {
+          st.onError(err, ino, prefix);
+          continue;
+        }
+        throw err;
+      }
+      if (!dir || st.visited.has(e.ino)) continue;
+      st.visited.add(e.ino);
+      if (depth < st.maxDepth) yield* this.walkNamesDir(st, e.ino, path, depth + 1);
     }
   }
 

@@ -202,7 +202,7 @@ function addPaths(fs: FfsFilesystem, result: Map<number, FragmentOwner>, opts: R
   }
   if (missing > 0 || opts.allPaths) {
     try {
-      const walk = fs.walkIter(ROOTINO, {
+      const walk = fs.walkNames(ROOTINO, {
         maxDepth: opts.maxDepth,
         maxEntries: opts.maxEntries,
         onError: (err) => problem(err.message),

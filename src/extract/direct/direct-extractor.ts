@@ -1,0 +1,132 @@
+// The direct producer (design.md section 9): the layer's chain opened read-only in-process as one
+// block device (image), its partition table read (volume), the partition holding dst found and
+// its FFS opened (filesystem), and the files under dst read into the same Tree the boot path
+// gives (file), each with its disk extents and the chain element holding them. Nothing is
+// written, no overlay is needed, no QEMU starts. close() closes the image files.
+
+import { elementLabel, openLayerDevice } from '../../store/layer-device.js';
+import type { ChainDevice } from '../../image/chain-device.js';
+import type { FileReport } from '../../report/schema.js';
+import type { ChainLink } from '../../store/chain.js';
+import { treeTotals } from '../../tree/tree.js';
+import { ROOTINO } from '../../fs/ffs/index.js';
+import { runStep } from '../../util/events.js';
+import { noGaps, type Extracted, type Extractor, type ExtractRequest } from '../extractor.js';
+import { FsSource } from './fs-source.js';
+import { readFsTree } from './fs-tree.js';
+import { locateDst, type Located } from './locate.js';
+import { traceToAncestors, type AncestorView } from './trace.js';
+
+export interface DirectExtractorOptions {
+  /** The layer's resolved chain, the layer first, the base last. */
+  links: readonly Pick<ChainLink, 'image' | 'format'>[];
+  /** --partition: which partition holds dst (a disklabel letter, a partition number or index). */
+  partition?: string;
+}
+
+export const DIRECT_STEPS = {
+  extract: [
+    { id: 'image', label: 'Open the image chain' },
+    { id: 'volume', label: 'Find the partition' },
+    { id: 'extract', label: 'Read the files' },
+  ],
+  close: [{ id: 'close', label: 'Close the image' }],
+};
+
+/** The views of the disk from the parent up to the base, for tracing stale blocks. */
+function ancestorsOf(links: DirectExtractorOptions['links']): AncestorView[] {
+  return links.slice(1).map((top, i) => {
+    const view = links.slice(i + 1);
+    return { label: elementLabel(top.image), open: (): ChainDevice => openLayerDevice(view) };
+  });
+}
+
+function extractionOf(req: ExtractRequest, loc: Located, files: number, bytes: number): Extracted['extraction'] {
+  const p = loc.partition;
+  return {
+    via: 'direct',
+    accel: null,
+    dst: req.dst,
+    files,
+    bytes,
+    partition: { scheme: p.scheme, name: p.name, fs: loc.fs.info.type, offset: p.offset, mountpoint: loc.mountpoint },
+    filesystem: {
+      kind: loc.fs.info.type,
+      blockSize: loc.fs.info.blockSize,
+      fragmentSize: loc.fs.info.fragmentSize,
+      superblockOffset: loc.fs.info.superblockOffset,
+    },
+  };
+}
+
+/**
+ * Which directory of the layer's filesystem has inode `ino` (a directory block's `.` entry), as a
+ * guest path; null when that inode is not a directory now, or is another directory than the one
+ * the block belonged to (none of the block's names are in it: the inode was reused). A directory
+ * that is gone is found by tracing the block to an ancestor layer instead (trace.ts).
+ */
+function directoryOfInode(source: FsSource, loc: Located, ino: number, names: string[]): string | null {
+  return source.with((fs) => {
+    if (ino < ROOTINO || ino >= fs.info.inodeCount || !fs.isInodeAllocated(ino) || fs.inode(ino).kind !== 'directory') return null;
+    const wanted = names.filter((n) => n !== '.' && n !== '..');
+    if (wanted.length > 0) {
+      const present = new Set(fs.readDir(ino).map((e) => e.name.toString('utf8')));
+      if (!wanted.some((n) => present.has(n))) return null;
+    }
+    const mount = (loc.mountpoint ?? '').replace(/\/+$/, '');
+    if (ino === ROOTINO) return mount || '/';
+    for (const e of fs.walkNames(ROOTINO, { maxEntries: 2_000_000, onError: () => {} })) {
+      if (e.ino === ino) return `${mount}/${e.path.toString('utf8')}`;
+    }
+    return null;
+  });
+}
+
+export function directExtractor(o: DirectExtractorOptions): Extractor {
+  return {
+    via: 'direct',
+    steps: DIRECT_STEPS,
+    async extract(req: ExtractRequest): Promise<Extracted> {
+      const disk = await runStep(req.onEvent, 'image', async () => openLayerDevice(o.links), {
+        done: (d) => `${d.elements.length} images, ${d.size} bytes`,
+      });
+      try {
+        const loc = await runStep(req.onEvent, 'volume', async () => locateDst(disk, req.dst, o.partition), {
+          done: (l) => `${l.partition.scheme} partition ${l.partition.name}, ${l.fs.info.type}${l.mountpoint ? ` on ${l.mountpoint}` : ''} (${l.how})`,
+        });
+        const source = new FsSource({ reopen: () => openLayerDevice(o.links), partitionOffset: loc.partition.offset, partitionSize: loc.partition.size }, disk, loc.fs);
+        const tree = await runStep(
+          req.onEvent,
+          'extract',
+          async () => readFsTree({ fs: loc.fs, source, disk, partitionOffset: loc.partition.offset, pathInFs: loc.pathInFs, src: req.src }),
+          { start: req.dst, done: (t) => `${treeTotals(t).files} files, ${treeTotals(t).bytes} bytes` },
+        );
+        const { files, bytes } = treeTotals(tree);
+        return {
+          via: 'direct',
+          tree,
+          extraction: extractionOf(req, loc, files, bytes),
+          candidates: [],
+          gaps: noGaps(),
+          directoryOfInode: async (ino: number, names: string[] = []) => directoryOfInode(source, loc, ino, names),
+          traceStale: async (reports: FileReport[]) =>
+            traceToAncestors({
+              files: reports,
+              disk,
+              ancestors: ancestorsOf(o.links),
+              partitionOffset: loc.partition.offset,
+              fragmentSize: loc.fs.info.fragmentSize,
+              mountpoint: loc.mountpoint,
+            }),
+          // The files stay readable after this: a read then opens the chain again for itself.
+          close: async () => {
+            await runStep(req.onEvent, 'close', async () => source.close());
+          },
+        };
+      } catch (err) {
+        await runStep(req.onEvent, 'close', async () => disk.close());
+        throw err;
+      }
+    },
+  };
+}

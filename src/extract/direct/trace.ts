@@ -1,0 +1,197 @@
+// Where stale bytes came from, from the disk itself (design.md section 9): for each stale block
+// of a damaged file, the file or directory that owned the same disk block in the parent layer's
+// filesystem, or further up the chain when the parent had already freed it (TSK's `ifind -d`,
+// but across layers). The bytes are checked: an owner is named only for the bytes that are the
+// same in that ancestor's view as in the damaged file, or for a directory block, only when its
+// `.` entry names that very directory.
+
+import type { BlockDevice } from '../../image/block-device.js';
+import { findOwners, FfsFilesystem, type FragmentOwner } from '../../fs/ffs/index.js';
+import { STALE_CLASSES, type FileReport, type Provenance } from '../../report/schema.js';
+import { UserError } from '../../util/errors.js';
+import { readVolumes } from '../../volume/index.js';
+
+/** A stale byte range of a damaged file on the disk. */
+interface StaleRange {
+  file: FileReport;
+  /** Offset in the file, length, and where it is on the disk. */
+  offset: number;
+  length: number;
+  disk: number;
+}
+
+/** What one ancestor said about one fragment. */
+interface Claim {
+  layer: string;
+  owner: Extract<FragmentOwner, { kind: 'inode' }>;
+}
+
+export interface AncestorView {
+  /** The chain element's label: a layer id or `base:<name>`. */
+  label: string;
+  /** The disk as that element sees it (it and its backing files). */
+  open(): BlockDevice & { close(): void };
+}
+
+export interface TraceInput {
+  files: FileReport[];
+  /** The layer's own view of the disk (to read the stale bytes). */
+  disk: BlockDevice;
+  /** Parent first, base last. */
+  ancestors: AncestorView[];
+  partitionOffset: number;
+  /** The filesystem's fragment size (the same filesystem in every view of the partition). */
+  fragmentSize: number;
+  mountpoint: string | null;
+}
+
+/** The stale parts of a damaged file: its whole bytes, or its non-matching regions. */
+function staleRanges(f: FileReport): StaleRange[] {
+  if (!STALE_CLASSES.has(f.class) || !f.storage) return [];
+  const wanted = f.class === 'partial' ? f.regions.filter((r) => r.class !== 'match') : [{ offset: 0, length: f.actualSize ?? 0 }];
+  const out: StaleRange[] = [];
+  for (const w of wanted) {
+    for (const b of f.storage.blocks) {
+      const lo = Math.max(w.offset, b.offset);
+      const hi = Math.min(w.offset + w.length, b.offset + b.length);
+      if (hi > lo && b.disk !== null) out.push({ file: f, offset: lo, length: hi - lo, disk: b.disk + (lo - b.offset) });
+    }
+  }
+  return out;
+}
+
+/** The fragments (of the partition's filesystem) a range covers. */
+function fragmentsOf(r: StaleRange, partitionOffset: number, fsize: number): number[] {
+  const first = Math.floor((r.disk - partitionOffset) / fsize);
+  const last = Math.floor((r.disk - partitionOffset + r.length - 1) / fsize);
+  return Array.from({ length: last - first + 1 }, (_, i) => first + i);
+}
+
+/**
+ * The inode number a directory chunk's `.` entry gives (the directory the block belonged to), or
+ * null when the bytes do not start with one. FFS `struct direct`: d_ino u32, d_reclen u16,
+ * d_type u8, d_namlen u8, then the name; little-endian.
+ */
+function dotInode(chunk: Buffer): number | null {
+  if (chunk.length < 16) return null;
+  const reclen = chunk.readUInt16LE(4);
+  const namlen = chunk.readUInt8(7);
+  if (namlen !== 1 || chunk[8] !== 0x2e || reclen < 12 || reclen > 512) return null;
+  return chunk.readUInt32LE(0) || null;
+}
+
+/**
+ * Whether an ancestor's owner of a fragment explains the damaged file's bytes there: that view
+ * holds the same bytes, or the bytes are a block of that very directory (its `.` entry names it:
+ * removing a directory's entries rewrites its block before the block is freed).
+ */
+function explains(input: TraceInput, ancestor: BlockDevice, owner: Extract<FragmentOwner, { kind: 'inode' }>, fragStart: number, fsize: number): boolean {
+  const mine = Buffer.alloc(fsize);
+  input.disk.read(mine, fragStart);
+  const theirs = Buffer.alloc(fsize);
+  ancestor.read(theirs, fragStart);
+  if (mine.equals(theirs)) return true;
+  return owner.role === 'directory' && dotInode(mine) === owner.ino;
+}
+
+function isFree(fs: FfsFilesystem, fragment: number): boolean {
+  try {
+    return fs.isFragmentFree(fragment);
+  } catch (err) {
+    if (err instanceof UserError) return false; // unreadable map: let the scan decide
+    throw err;
+  }
+}
+
+/**
+ * Ask each ancestor in turn, nearest first, who owned the fragments no nearer ancestor explained:
+ * the first owner whose bytes (or whose directory identity) match is the one named.
+ */
+function claimFragments(input: TraceInput, ranges: StaleRange[]): Map<number, Claim> {
+  const claims = new Map<number, Claim>();
+  const all = [...new Set(ranges.flatMap((r) => fragmentsOf(r, input.partitionOffset, input.fragmentSize)))];
+  for (const anc of input.ancestors) {
+    const pending = all.filter((f) => !claims.has(f));
+    if (pending.length === 0) break;
+    const dev = anc.open();
+    try {
+      const part = readVolumes(dev).partitions.find((p) => !p.container && p.offset === input.partitionOffset);
+      if (!part) continue;
+      let fs: FfsFilesystem;
+      try {
+        fs = FfsFilesystem.open(part.device);
+      } catch (err) {
+        if (err instanceof UserError) continue; // the filesystem did not exist yet in that view
+        throw err;
+      }
+      // A fragment free in this view has no owner here: only allocated ones are worth a scan of
+      // the inodes (the scan is the expensive part, and a parent that freed the blocks is common).
+      const allocated = pending.filter((f) => !isFree(fs, f));
+      if (allocated.length === 0) continue;
+      for (const o of findOwners(fs, allocated).owners) {
+        if (o.kind !== 'inode' || o.role === 'indirect' || o.role === 'extattr') continue;
+        if (explains(input, dev, o, input.partitionOffset + o.fragment * input.fragmentSize, input.fragmentSize)) claims.set(o.fragment, { layer: anc.label, owner: o });
+      }
+    } finally {
+      dev.close();
+    }
+  }
+  return claims;
+}
+
+interface Attribution {
+  layer: string;
+  path: string;
+  matchedBytes: number;
+  offset: number;
+  role: string;
+  fileOffset: number;
+}
+
+/** Per file, the owners of its stale fragments, largest first. */
+function attribute(input: TraceInput, ranges: StaleRange[], claims: Map<number, Claim>, fsize: number): Map<FileReport, Attribution[]> {
+  const byFile = new Map<FileReport, Map<string, Attribution>>();
+  for (const r of ranges) {
+    for (const frag of fragmentsOf(r, input.partitionOffset, fsize)) {
+      const c = claims.get(frag);
+      if (!c) continue;
+      const fragStart = input.partitionOffset + frag * fsize;
+      const lo = Math.max(r.disk, fragStart);
+      const hi = Math.min(r.disk + r.length, fragStart + fsize);
+      const fileOffset = r.offset + (lo - r.disk);
+      const ownerOffset = (c.owner.fileOffset ?? 0) + (lo - fragStart);
+      const path = `${(input.mountpoint ?? '').replace(/\/+$/, '')}${c.owner.paths[0]?.display ?? `<inode ${c.owner.ino}>`}`;
+      const key = `${c.layer}\0${c.owner.ino}`;
+      const per = byFile.get(r.file) ?? new Map<string, Attribution>();
+      byFile.set(r.file, per);
+      const a = per.get(key);
+      if (a) {
+        a.matchedBytes += hi - lo;
+        if (fileOffset < a.fileOffset) [a.fileOffset, a.offset] = [fileOffset, ownerOffset];
+      } else {
+        per.set(key, { layer: c.layer, path, matchedBytes: hi - lo, offset: ownerOffset, role: c.owner.role, fileOffset });
+      }
+    }
+  }
+  return new Map([...byFile].map(([f, m]) => [f, [...m.values()].sort((a, b) => b.matchedBytes - a.matchedBytes)]));
+}
+
+/**
+ * Set `provenance` (source parent-layer) on each damaged file whose stale bytes an ancestor's
+ * filesystem owned; list every owner in `detail.owners`. Content provenance found by matching
+ * bytes, if any, moves to `detail.contentProvenance`.
+ */
+export function traceToAncestors(input: TraceInput): void {
+  const ranges = input.files.flatMap(staleRanges);
+  if (ranges.length === 0 || input.ancestors.length === 0) return;
+  const claims = claimFragments(input, ranges);
+  if (claims.size === 0) return;
+  for (const [file, owners] of attribute(input, ranges, claims, input.fragmentSize)) {
+    const top = owners[0];
+    if (!top) continue;
+    if (file.provenance) file.detail.contentProvenance = file.provenance;
+    const p: Provenance = { source: 'parent-layer', path: top.path, root: input.mountpoint ?? '/', matchedBytes: top.matchedBytes, offset: top.offset, layer: top.layer };
+    file.provenance = p;
+    file.detail.owners = owners;
+  }
+}
