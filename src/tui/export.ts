@@ -4,6 +4,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { renderMarkdown } from '../report/markdown.js';
 import type { Report } from '../report/schema.js';
+import { toSafeJson } from '../report/json.js';
 
 export interface Exported {
   json: string;
@@ -27,7 +28,7 @@ export async function exportReports(report: Report, dir: string, now: Date = new
     const json = `${base}.json`;
     const markdown = `${base}.md`;
     try {
-      await writeFile(json, JSON.stringify(report, null, 2) + '\n', { flag: 'wx' });
+      await writeFile(json, toSafeJson(report, 2) + '\n', { flag: 'wx' });
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'EEXIST' && n < 100) continue;
       throw err;

@@ -11,8 +11,9 @@ import { structuredPatch } from 'diff';
 import { isAllZero, isPaddedText, isText } from '../classify/bytes.js';
 import { decodeDirectoryBlock, type DirFormat } from '../classify/directory-block.js';
 import { escapeBytes, escapeText } from '../report/escape.js';
-import { CLASS_COLOUR, holdsInstead, humanBytes, provenanceText } from '../report/format.js';
+import { CLASS_COLOUR, holdsInstead, humanBytes } from '../report/format.js';
 import type { FileClass, FileReport, RegionClass } from '../report/schema.js';
+import { provenanceLine } from './provenance-view.js';
 import type { ColourName } from './theme.js';
 
 export interface Seg {
@@ -256,13 +257,14 @@ export function directoryLines(f: FileReport, buf: Uint8Array): Line[] {
 
 export const STRIP_CHAR: Record<RegionClass, string> = {
   match: '=',
+  modified: '~',
   zeros: '0',
   'directory-block': 'd',
   'foreign-text': 't',
   'foreign-binary': 'b',
 };
 
-const REGION_SEVERITY: Record<RegionClass, number> = { match: 0, zeros: 1, 'foreign-text': 2, 'foreign-binary': 3, 'directory-block': 4 };
+const REGION_SEVERITY: Record<RegionClass, number> = { match: 0, modified: 1, zeros: 2, 'foreign-text': 3, 'foreign-binary': 4, 'directory-block': 5 };
 
 /**
  * The file's blocks, one character each, coloured by class; when there are more blocks than
@@ -345,7 +347,7 @@ export function fileHeader(f: FileReport): Line[] {
       { text: `  holds ${holdsInstead(f)}`, dim: true },
     ],
   ];
-  const prov = provenanceText(f);
+  const prov = provenanceLine(f);
   if (prov) out.push([{ text: 'came from ', dim: true }, { text: prov, color: 'yellow' }]);
   return out;
 }
@@ -383,6 +385,19 @@ export function fileBody(f: FileReport, bytes: FileBytes, opts: { columns: numbe
     case 'partial':
       push(...blockStrip(f, opts.blockSize, opts.columns), blank, ...regionLines(f), blank, heading(diffable ? 'Diff' : 'Bytes'));
       content();
+      break;
+    case 'modified':
+      // An edit of the expected source: shown as a diff (a hex dump for binary).
+      push(
+        [{ text: 'Differs the way an edit does (changed, added or removed lines; another version of the file), with no block of stale data.', dim: true }],
+        [{ text: 'The expected sources are probably not what the step copied.', dim: true }],
+        blank,
+      );
+      content();
+      break;
+    case 'unreadable':
+      push([{ text: 'Could not be read: ', color: 'yellow' }, { text: escapeText(String(f.detail.reason ?? 'no reason given')) }]);
+      push([{ text: 'Neither missing nor damaged: nothing is known of its bytes.', dim: true }]);
       break;
     case 'foreign-text':
     case 'foreign-binary':

@@ -3,11 +3,12 @@
 
 import { render } from 'ink';
 import { runDiagnose } from '../diagnose/run-diagnose.js';
-import { exitCodeFor } from '../cli/emit-report.js';
+import { exitCodeFor } from '../report/exit-codes.js';
 import { escapeText } from '../report/escape.js';
 import { openStore } from '../store/store.js';
-import { installCleanupHandlers, runAllCleanups } from '../vm/cleanup.js';
+import { installCleanupHandlers, runAllCleanups } from '../util/cleanup.js';
 import { App, type Outcome, type TuiDeps, type TuiInit } from './app.js';
+import { auditDeps } from './audit-deps.js';
 import { exportReports, type Exported } from './export.js';
 import { colourFromEnv } from './theme.js';
 
@@ -20,21 +21,31 @@ export interface InspectStreams {
   stderr: NodeJS.WriteStream;
 }
 
-/** Open the UI; resolves with the exit status once it has closed and everything is cleaned up. */
-export async function runInspect(init: TuiInit, io: InspectStreams = { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr }): Promise<number> {
-  installCleanupHandlers();
-  const exported: Exported[] = [];
-  const deps: TuiDeps = {
+/**
+ * The real pipeline, store and audit behind the UI. A direct run's files stay readable for the
+ * File screen after the run: each read opens the image again for itself (extract/direct).
+ */
+function realDeps(init: TuiInit, exported: Exported[]): TuiDeps {
+  return {
     listLayers: async () => (await openStore(init.store)).listLayers(),
-    run: runDiagnose,
+    run: (opts, ctl) => runDiagnose(opts, ctl),
     exportReports: async (report, dir) => {
       const x = await exportReports(report, dir);
       exported.push(x);
       return x;
     },
-    cleanup: runAllCleanups,
+    cleanup: async () => {
+      await runAllCleanups();
+    },
+    ...auditDeps(init.store),
   };
+}
 
+/** Open the UI; resolves with the exit status once it has closed and everything is cleaned up. */
+export async function runInspect(init: TuiInit, io: InspectStreams = { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr }): Promise<number> {
+  installCleanupHandlers();
+  const exported: Exported[] = [];
+  const deps = realDeps(init, exported);
   let outcome: Outcome = { kind: 'quit' };
   let inAlt = true;
   const leave = () => {

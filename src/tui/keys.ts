@@ -24,18 +24,22 @@ export const SCREEN_KEYS: Record<ScreenName, KeyHelp[]> = {
     { keys: '/', what: 'filter by any text (id, parent, base, date); Enter keeps it, Esc clears it' },
     { keys: 'Backspace', what: 'delete the last filter character' },
     { keys: 'Enter', what: 'diagnose the selected layer' },
+    { keys: 'A', what: 'audit the whole store (verdicts update as layers finish)' },
+    { keys: 'Esc', what: 'clear the filter; else stop the audit' },
   ],
   sources: [
     { keys: 'Tab  ↑ ↓', what: 'next / previous field' },
     { keys: 'text', what: 'edit the field (Backspace deletes, Ctrl-U clears)' },
     { keys: 'Tab at the end', what: 'complete a host path' },
+    { keys: 'Space  ← →  b d', what: 'read the layer by booting it, or by reading its disk directly' },
     { keys: 'Enter', what: 'start (a directory that does not exist is refused)' },
     { keys: 'Esc', what: 'back to the layers' },
   ],
   run: [
     { keys: 'c', what: "show or hide the guest's serial console" },
-    { keys: 'Esc', what: 'stop the run (QEMU stopped, overlay removed) and go back to the sources' },
+    { keys: 'Esc', what: 'stop the run (QEMU stopped, overlay removed, image closed) and go back to the sources' },
     { keys: 'r', what: 'run again after a failure' },
+    { keys: 'd', what: 'after a failed boot: read the disk directly instead' },
     { keys: 'Enter', what: 'to the results, once there are some' },
   ],
   results: [

@@ -1,20 +1,13 @@
 // The Run screen's model: a pure reducer from pipeline events (the same events `diagnose`
-// prints on stderr) to what the screen draws. Console lines are kept raw here and escaped when
-// drawn; everything else that came from the guest (notes, reasons) is escaped when drawn too.
+// prints on stderr) to what the screen draws. The steps come from the run's `plan` event (boot and
+// direct runs have different steps); the accelerator and port come from structured events. Console
+// lines are kept raw here and escaped when drawn; everything else from the guest is escaped when
+// drawn too.
 
-import type { DiagnoseEvent, DiagnoseStep } from '../diagnose/types.js';
+import type { PipelineEvent, PlannedStep } from '../util/events.js';
 
-export const STEPS: readonly DiagnoseStep[] = ['resolve', 'overlay', 'qemu', 'ssh', 'extract', 'classify', 'cleanup'];
-
-export const STEP_LABEL: Record<DiagnoseStep, string> = {
-  resolve: 'Resolve the layer',
-  overlay: 'Create the overlay',
-  qemu: 'Start QEMU',
-  ssh: 'Wait for SSH',
-  extract: 'Extract the files',
-  classify: 'Classify',
-  cleanup: 'Stop QEMU, remove overlay',
-};
+/** Shown until the run announces its plan (resolving the layer comes first in every plan). */
+const INITIAL_PLAN: PlannedStep[] = [{ id: 'resolve', label: 'Resolve the layer' }];
 
 export type StepStatus = 'pending' | 'running' | 'done' | 'failed';
 
@@ -30,15 +23,17 @@ export interface StepState {
 }
 
 export interface RunState {
-  steps: Record<DiagnoseStep, StepState>;
+  /** The run's steps in order, with their labels. */
+  plan: PlannedStep[];
+  steps: Record<string, StepState>;
   ssh?: { attempt: number; elapsedMs: number; bootTimeMs: number; result: 'not-up' | 'ok' };
   extract?: { files: number; bytes: number };
   classify?: { done: number; total: number };
   /** The accelerator QEMU runs (or last tried) under. */
-  accel?: string;
+  accel?: 'kvm' | 'tcg';
   /** The QEMU host port of the SSH forward. */
-  port?: string;
-  /** Set when KVM could not be used and TCG was used instead. */
+  port?: number;
+  /** Why that accelerator: set when KVM could not be used and TCG was used instead. */
   accelFallback?: string;
   notes: string[];
   /** Raw guest console lines (the most recent MAX_CONSOLE). */
@@ -50,42 +45,48 @@ export interface RunState {
 export const MAX_CONSOLE = 2000;
 const MAX_NOTES = 50;
 
+const pending = (): StepState => ({ status: 'pending', attempts: 0 });
+
 export function initialRunState(): RunState {
-  const steps = {} as Record<DiagnoseStep, StepState>;
-  for (const s of STEPS) steps[s] = { status: 'pending', attempts: 0 };
-  return { steps, notes: [], console: [], consoleDropped: 0 };
+  return { plan: INITIAL_PLAN, steps: Object.fromEntries(INITIAL_PLAN.map((s) => [s.id, pending()])), notes: [], console: [], consoleDropped: 0 };
 }
 
-/** `tcg, port 40123, pid 77` → accel and port. */
-function parseQemuInfo(info: string | undefined): { accel?: string; port?: string } {
-  if (!info) return {};
-  const accel = /^(kvm|tcg)\b/.exec(info)?.[1];
-  const port = /\bport (\d+)/.exec(info)?.[1];
-  return { accel, port };
+/** A step's state, pending when the reducer has not heard of it. */
+export function stepState(state: RunState, id: string): StepState {
+  return state.steps[id] ?? pending();
 }
 
-export function runReducer(state: RunState, e: DiagnoseEvent, now: number = Date.now()): RunState {
+function withStep(state: RunState, id: string, s: StepState): RunState {
+  return { ...state, steps: { ...state.steps, [id]: s } };
+}
+
+function onStepEvent(state: RunState, e: Extract<PipelineEvent, { type: 'step-start' | 'step-done' | 'step-fail' }>, now: number): RunState {
+  const prev = stepState(state, e.step);
   switch (e.type) {
-    case 'step-start': {
-      const prev = state.steps[e.step];
-      const next: RunState = {
-        ...state,
-        steps: { ...state.steps, [e.step]: { status: 'running', startedAt: now, info: e.info, attempts: prev.attempts + 1 } },
-      };
-      if (e.step === 'qemu') Object.assign(next, dropUndefined(parseQemuInfo(e.info)));
-      return next;
+    case 'step-start':
+      return withStep(state, e.step, { status: 'running', startedAt: now, info: e.info, attempts: prev.attempts + 1 });
+    case 'step-done':
+      return withStep(state, e.step, { ...prev, status: 'done', ms: e.ms, info: e.info ?? prev.info });
+    case 'step-fail':
+      return withStep(state, e.step, { ...prev, status: 'failed', ms: prev.startedAt !== undefined ? now - prev.startedAt : undefined, reason: e.reason });
+  }
+}
+
+export function runReducer(state: RunState, e: PipelineEvent, now: number = Date.now()): RunState {
+  switch (e.type) {
+    case 'plan': {
+      // Steps already heard of keep their state; the plan gives the order and the labels.
+      const steps = Object.fromEntries(e.steps.map((s) => [s.id, stepState(state, s.id)]));
+      return { ...state, plan: e.steps, steps: { ...state.steps, ...steps } };
     }
-    case 'step-done': {
-      const prev = state.steps[e.step];
-      const next: RunState = { ...state, steps: { ...state.steps, [e.step]: { ...prev, status: 'done', ms: e.ms, info: e.info ?? prev.info } } };
-      if (e.step === 'qemu') Object.assign(next, dropUndefined(parseQemuInfo(e.info)));
-      return next;
-    }
-    case 'step-fail': {
-      const prev = state.steps[e.step];
-      const ms = prev.startedAt !== undefined ? now - prev.startedAt : undefined;
-      return { ...state, steps: { ...state.steps, [e.step]: { ...prev, status: 'failed', ms, reason: e.reason } } };
-    }
+    case 'step-start':
+    case 'step-done':
+    case 'step-fail':
+      return onStepEvent(state, e, now);
+    case 'accel':
+      return { ...state, accel: e.accel, accelFallback: e.note ?? state.accelFallback };
+    case 'qemu-started':
+      return { ...state, accel: e.accel, port: e.port };
     case 'ssh-attempt':
       return { ...state, ssh: { attempt: e.attempt, elapsedMs: e.elapsedMs, bootTimeMs: e.bootTimeMs, result: e.result } };
     case 'extract-progress':
@@ -93,24 +94,15 @@ export function runReducer(state: RunState, e: DiagnoseEvent, now: number = Date
     case 'classify-progress':
       return { ...state, classify: { done: e.done, total: e.total } };
     case 'console-line': {
-      const console = state.console.length >= MAX_CONSOLE ? [...state.console.slice(1), e.line] : [...state.console, e.line];
-      return { ...state, console, consoleDropped: state.consoleDropped + (state.console.length >= MAX_CONSOLE ? 1 : 0) };
+      const full = state.console.length >= MAX_CONSOLE;
+      return { ...state, console: full ? [...state.console.slice(1), e.line] : [...state.console, e.line], consoleDropped: state.consoleDropped + (full ? 1 : 0) };
     }
-    case 'note': {
-      const notes = [...state.notes, e.message].slice(-MAX_NOTES);
-      const fallback = /\bKVM\b/.test(e.message) && /\bTCG\b/.test(e.message) ? e.message : state.accelFallback;
-      return { ...state, notes, accelFallback: fallback };
-    }
-    default:
-      return state;
+    case 'note':
+      return { ...state, notes: [...state.notes, e.message].slice(-MAX_NOTES) };
   }
 }
 
-function dropUndefined<T extends object>(o: T): Partial<T> {
-  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
-}
-
 /** Apply a batch of events (tests, and replaying a finished run). */
-export function replay(events: DiagnoseEvent[], now = Date.now()): RunState {
+export function replay(events: PipelineEvent[], now = Date.now()): RunState {
   return events.reduce((s, e) => runReducer(s, e, now), initialRunState());
 }

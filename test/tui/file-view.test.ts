@@ -32,7 +32,8 @@ describe('file views (real reports from fixture directories)', () => {
       'blob.bin': 'foreign-binary',
       'gone.opam': 'missing',
       'short.opam': 'size-mismatch',
-      'long.opam': 'partial',
+      // One line edited: an edit, not data loss.
+      'long.opam': 'modified',
     });
   });
 
@@ -85,7 +86,8 @@ describe('file views (real reports from fixture directories)', () => {
     const lines = await body('evil.opam');
     const text = lines.join('\n');
     expect(text).not.toMatch(/[\x00-\x08\x0b-\x1f\x7f]/);
-    expect(text).toContain('+\\e[2J\\e]0;pwned\\x07\\e[31mred\\e[0m');
+    // The stale line, its escape sequences shown escaped, the NUL padding folded.
+    expect(text).toMatch(/^\+The repository index.*\\e\[2J\\e\]0;pwned\\x07\\e\[31mred\\e\[0m\\0 ×64$/m);
     expect(escapeForText(Buffer.from(EVIL))).toBe('\\e[2J\\e]0;pwned\\x07\\e[31mred\\e[0m');
     // Names in a directory block are escaped too.
     const evilDir = Buffer.alloc(512);

@@ -1,15 +1,15 @@
 // Real reports for the TUI's component tests: fixture directories on disk (with a directory block
-// cut by The Sleuth Kit out of a real makefs FFS image), classified by the real classifier.
+// cut by The Sleuth Kit out of a real makefs FFS image), classified by the real classifier, for
+// every class; the store's layers; the UI's dependencies around a run (replay.ts replays
+// recorded runs of the real pipeline).
 
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
-import { readDirectoryTree } from '../../src/classify/read-tree.js';
+import { readDirectoryTree } from '../../src/extract/directory-tree.js';
 import { classifyDirectories } from '../../src/diagnose/classify-directories.js';
-import type { DiagnoseEvent, DiagnoseOptions, DiagnoseResult, RunControl } from '../../src/diagnose/types.js';
+import type { DiagnoseOptions, DiagnoseResult, RunControl } from '../../src/diagnose/types.js';
 import type { Layer } from '../../src/store/store.js';
-import { UserError } from '../../src/util/errors.js';
 import type { TuiDeps, TuiInit } from '../../src/tui/app.js';
 import { ffsDirectory, names } from '../helpers/fs-images.js';
 import { OPAM, writeTree } from '../helpers/trees.js';
@@ -36,6 +36,8 @@ export interface Fixture {
 }
 
 const ZX = 'opam-version: "2.0"\nname: "zxcvbn"\nsynopsis: "Password strength estimation"\nmaintainer: "x@example.org"\n'.repeat(12);
+
+const STALE_PROSE = 'The repository index lists every package once; mirrors refresh it hourly and keep the last seven copies.\n'.repeat(8);
 
 function binary(n: number, seed: number): Buffer {
   const b = Buffer.alloc(n);
@@ -84,7 +86,9 @@ export async function buildFixture(): Promise<Fixture> {
     'tls-async.opam': Buffer.concat([Buffer.from(ZX.slice(0, OPAM['tls-async.opam'].length - 40)), Buffer.alloc(40)]),
     'tls-lwt.opam': Buffer.alloc(OPAM['tls-lwt.opam'].length),
     'tls-mirage.opam': expectedFiles['tls-mirage.opam']!,
-    'evil.opam': `${EVIL}${'x'.repeat((expectedFiles['evil.opam'] as string).length - EVIL.length)}`,
+    // Stale text from another file (of the corpus) ending with escape sequences, NUL-padded to
+    // the block's end as a stale block is.
+    'evil.opam': `${STALE_PROSE.slice(0, (expectedFiles['evil.opam'] as string).length - EVIL.length - 64)}${EVIL}${'\0'.repeat(64)}`,
     'partial.opam': partialActual,
     'blob.bin': binary(700, 99),
     'short.opam': 'opam-version',
@@ -92,7 +96,7 @@ export async function buildFixture(): Promise<Fixture> {
     [EVIL_NAME]: 'stray\n',
   };
   await writeTree(p('actual'), actualFiles);
-  await writeTree(p('corpus'), { 'packages/zxcvbn/zxcvbn.2.4+1/opam': ZX });
+  await writeTree(p('corpus'), { 'packages/zxcvbn/zxcvbn.2.4+1/opam': ZX, 'index/README': STALE_PROSE });
   const incidentExpected = { ...OPAM, 'tls-mirage.opam': expectedFiles['tls-mirage.opam']! };
   await writeTree(p('incident-expected'), incidentExpected);
   await writeTree(p('incident-actual'), {
@@ -145,90 +149,7 @@ export function layers(): Layer[] {
   ];
 }
 
-/** The events of a boot under TCG after KVM failed, with raw console bytes. */
-export const BOOT_EVENTS: DiagnoseEvent[] = [
-  { type: 'step-start', step: 'resolve' },
-  { type: 'step-done', step: 'resolve', ms: 12, info: 'layer 1a3b60d28d33, chain of 4' },
-  { type: 'step-start', step: 'overlay' },
-  { type: 'step-done', step: 'overlay', ms: 31, info: '/tmp/lf-ov/overlay.qcow2' },
-  { type: 'step-start', step: 'qemu', info: 'kvm, port 40111' },
-  { type: 'step-fail', step: 'qemu', reason: 'qemu-system-x86_64: failed to initialize kvm: No such file or directory' },
-  { type: 'note', message: 'KVM failed (failed to initialize kvm); fell back to TCG' },
-  { type: 'step-start', step: 'qemu', info: 'tcg, port 40123' },
-  { type: 'step-done', step: 'qemu', ms: 210, info: 'tcg, port 40123, pid 4242' },
-  { type: 'console-line', line: 'Linux version 6.1.0 (debian)' },
-  { type: 'console-line', line: 'evil console \x1b[2J\x1b]0;owned\x07 line' },
-  { type: 'step-start', step: 'ssh', info: '127.0.0.1:40123' },
-  { type: 'ssh-attempt', attempt: 1, elapsedMs: 1200, bootTimeMs: 90_000, result: 'not-up' },
-  { type: 'ssh-attempt', attempt: 4, elapsedMs: 7200, bootTimeMs: 90_000, result: 'not-up' },
-];
-
-export const FINISH_EVENTS: DiagnoseEvent[] = [
-  { type: 'ssh-attempt', attempt: 5, elapsedMs: 8400, bootTimeMs: 90_000, result: 'ok' },
-  { type: 'step-done', step: 'ssh', ms: 8400, info: '5 attempts' },
-  { type: 'step-start', step: 'extract', info: '/home/opam/src' },
-  { type: 'extract-progress', files: 6, bytes: 7000 },
-  { type: 'step-done', step: 'extract', ms: 300, info: '6 files, 7000 bytes' },
-  { type: 'step-start', step: 'classify' },
-  { type: 'classify-progress', done: 3, total: 6 },
-  { type: 'classify-progress', done: 6, total: 6 },
-  { type: 'step-done', step: 'classify', ms: 20, info: '6 files' },
-  { type: 'step-start', step: 'cleanup' },
-  { type: 'step-done', step: 'cleanup', ms: 150, info: 'QEMU stopped, overlay removed' },
-];
-
-/**
- * A stand-in for runDiagnose: emits BOOT_EVENTS, waits for `release()` (or not at all), emits
- * FINISH_EVENTS and resolves with `result`. Aborting emits the cleanup step and rejects, as the
- * real pipeline does once QEMU is stopped and the overlay removed.
- */
-export class FakeRun {
-  calls: DiagnoseOptions[] = [];
-  aborted = 0;
-  cleanedUp = 0;
-  private releaseFn: (() => void) | null = null;
-  constructor(
-    private result: DiagnoseResult | (() => DiagnoseResult),
-    private opts: { hold?: boolean; fail?: string } = {},
-  ) {}
-
-  release(): void {
-    this.releaseFn?.();
-  }
-
-  run = async (o: DiagnoseOptions, ctl: RunControl): Promise<DiagnoseResult> => {
-    this.calls.push(o);
-    const emit = (e: DiagnoseEvent) => ctl.onEvent?.(e);
-    const aborted = new Promise<never>((_, reject) => {
-      ctl.signal?.addEventListener('abort', () => {
-        this.aborted++;
-        void sleep(30).then(() => {
-          emit({ type: 'step-start', step: 'cleanup' });
-          emit({ type: 'step-done', step: 'cleanup', ms: 30, info: 'QEMU stopped, overlay removed' });
-          this.cleanedUp++;
-          reject(new UserError('interrupted'));
-        });
-      });
-    });
-    aborted.catch(() => {});
-    const work = (async () => {
-      for (const e of BOOT_EVENTS) {
-        emit(e);
-        await sleep(1);
-      }
-      if (this.opts.fail) {
-        emit({ type: 'step-fail', step: 'ssh', reason: this.opts.fail });
-        throw new UserError(this.opts.fail);
-      }
-      if (this.opts.hold) await new Promise<void>((r) => (this.releaseFn = r));
-      for (const e of FINISH_EVENTS) emit(e);
-      return typeof this.result === 'function' ? this.result() : this.result;
-    })();
-    return Promise.race([work, aborted]);
-  };
-}
-
-export function deps(run: FakeRun, over: Partial<TuiDeps> = {}): TuiDeps & { exports: string[]; cleanups: number } {
+export function deps(run: { run: (o: DiagnoseOptions, c: RunControl) => Promise<DiagnoseResult> }, over: Partial<TuiDeps> = {}): TuiDeps & { exports: string[]; cleanups: number } {
   const d = {
     exports: [] as string[],
     cleanups: 0,
@@ -241,6 +162,8 @@ export function deps(run: FakeRun, over: Partial<TuiDeps> = {}): TuiDeps & { exp
     cleanup: async () => {
       d.cleanups++;
     },
+    cachedAudits: async () => new Map(),
+    auditStore: async () => Promise.reject(new Error('no audit in this test')),
     ...over,
   };
   return d;

@@ -20,7 +20,7 @@ export const KEY = {
 };
 
 /** Poll until `check` passes (it throws or returns false until then). */
-export async function waitFor(check: () => boolean | void, what = 'condition', timeoutMs = 5000): Promise<void> {
+export async function waitFor(check: () => boolean | void, what = 'condition', timeoutMs = 10_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   let last: unknown;
   for (;;) {

@@ -17,7 +17,7 @@ describe('inspect without a terminal', () => {
   it('--help lists the options of design.md section 4', async () => {
     const r = await runCli(['inspect', '--help']);
     expect(r.exitCode).toBe(0);
-    for (const o of ['--store', '--job-log', '--step', '--expected', '--dst', '--qemu-cpus', '--qemu-memory', '--qemu-guest-os', '--qemu-guest-arch', '--qemu-boot-time', '--qemu-accel', '--ssh-user', '--ssh-key', '--guest-privilege', '--corpus', '--corpus-guest', '--block-size', '--export-dir']) {
+    for (const o of ['--store', '--job-log', '--step', '--expected', '--dst', '--qemu-cpus', '--qemu-memory', '--qemu-guest-os', '--qemu-guest-arch', '--qemu-boot-time', '--qemu-accel', '--ssh-user', '--ssh-key', '--guest-privilege', '--corpus', '--corpus-guest', '--block-size', '--export-dir', '--via', '--partition']) {
       expect(String(r.stdout)).toContain(o);
     }
   });

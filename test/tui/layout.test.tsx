@@ -4,7 +4,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { App } from '../../src/tui/app.js';
 import type { DiagnoseResult } from '../../src/diagnose/types.js';
-import { FakeRun, LAYER_ID, buildFixture, deps, init, type Fixture } from './fixtures.js';
+import { LAYER_ID, buildFixture, deps, init, type Fixture } from './fixtures.js';
+import { ReplayRun, after } from './replay.js';
 import { KEY, press, renderAt, stripAnsi, waitFor } from './ink-helpers.js';
 
 let fx: Fixture;
@@ -13,7 +14,7 @@ beforeAll(async () => {
 });
 afterAll(() => fx?.remove());
 
-const CLASSES = /\b(directory-block|foreign-text|foreign-binary|zeros|partial|size-mismatch|missing|extra|match)\b/;
+const CLASSES = /\b(directory-block|foreign-text|foreign-binary|zeros|partial|size-mismatch|missing|modified|extra|match)\b/;
 
 function checkFits(frame: string, columns: number, rows: number) {
   const lines = stripAnsi(frame).split('\n');
@@ -23,7 +24,7 @@ function checkFits(frame: string, columns: number, rows: number) {
 }
 
 async function results(result: DiagnoseResult, columns: number, rows: number) {
-  const r = renderAt(<App deps={deps(new FakeRun(result))} init={init({ layer: LAYER_ID, expected: fx.expected })} />, columns, rows);
+  const r = renderAt(<App deps={deps(new ReplayRun('boot-kvm-unusable', { result }))} init={init({ layer: LAYER_ID, expected: fx.expected })} />, columns, rows);
   await waitFor(() => r.lastFrame().includes('Sources'));
   await press(r.stdin, KEY.enter);
   await waitFor(() => r.lastFrame().includes('Results'));
@@ -55,7 +56,7 @@ describe.each([
     expect(f).toContain(' OTHER CORRUPTION ');
     const table = f.split('\n').filter((l) => /^[▶ ] \S/.test(l) && CLASSES.test(l));
     expect(table.length).toBeGreaterThanOrEqual(3);
-    for (const l of table) expect(l).toMatch(/ (directory-block|foreign-text |foreign-binary |zeros {11}|partial {9}|size-mismatch {3}|missing {9}|extra {11}|match {11})/);
+    for (const l of table) expect(l).toMatch(/ (directory-block|foreign-text |foreign-binary |zeros {11}|partial {9}|size-mismatch {3}|missing {9}|modified {7}|extra {11}|match {11})/);
     await press(r.stdin, 'G');
     await waitFor(() => stripAnsi(r.lastFrame()).includes('▶ tls-mirage.opam'));
     checkFits(r.lastFrame(), columns, rows);
@@ -63,10 +64,10 @@ describe.each([
   });
 
   it('the Layers, Run, File and help screens fit', async () => {
-    const r = renderAt(<App deps={deps(new FakeRun(fx.corrupt, { hold: true }))} init={init({ expected: fx.expected })} />, columns, rows);
+    const r = renderAt(<App deps={deps(new ReplayRun('boot-kvm-failed', { holdAt: after('boot-kvm-failed', (e) => e.type === 'ssh-attempt', 4), result: fx.corrupt }))} init={init({ expected: fx.expected })} />, columns, rows);
     await waitFor(() => r.lastFrame().includes('6 layers'));
     checkFits(r.lastFrame(), columns, rows);
-    expect(stripAnsi(r.lastFrame())).toMatch(/1a3b60d28d33.*2026-06-29.*256 KiB/);
+    expect(stripAnsi(r.lastFrame())).toMatch(columns < 100 ? /1a3b60d28d33\s+06-29 \d\d:\d\d\s+10d4dd93b2fc\s+4\s+256 KiB\s+-/ : /1a3b60d28d33[0-9a-f]*\s+2026-06-29 \d\d:\d\d\s+10d4dd93b2fc.*256 KiB/);
     await press(r.stdin, 'j', KEY.enter);
     await waitFor(() => r.lastFrame().includes('Sources'));
     checkFits(r.lastFrame(), columns, rows);

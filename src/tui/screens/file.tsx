@@ -3,13 +3,14 @@
 
 import { useLayoutEffect, useMemo, useState } from 'react';
 import { Text } from 'ink';
-import type { Tree } from '../../classify/tree.js';
+import type { Tree } from '../../tree/tree.js';
 import { oneLine } from '../../util/errors.js';
 import { escapeText } from '../../report/escape.js';
 import type { FileReport } from '../../report/schema.js';
 import { Frame, LineView, bodyRows, useKeys, type Status } from '../components.js';
-import { MAX_VIEW_BYTES, fileBody, fileHeader, sliceLine, type FileBytes } from '../file-view.js';
+import { MAX_VIEW_BYTES, concat, fileBody, fileHeader, fromLines, sliceLine, type FileBytes } from '../file-view.js';
 import { listMove } from '../keys.js';
+import { chainStrip } from '../storage-view.js';
 import { Spinner, useTerminalSize } from '../terminal.js';
 import { shortId } from '../text.js';
 import { Tint } from '../theme.js';
@@ -22,6 +23,8 @@ export interface FileProps {
   actual: Tree;
   blockSize: number;
   layerId?: string;
+  /** The layer's chain (image paths, the layer first): names the elements of the storage strip. */
+  chain?: readonly string[];
   onNext: (d: 1 | -1) => void;
   onExport: () => void;
   status: Status | null;
@@ -65,7 +68,9 @@ export function FileScreen(p: FileProps) {
   }, [p.file, p.expected, p.actual]);
 
   const header = useMemo(() => fileHeader(p.file), [p.file]);
-  const body = useMemo(() => (bytes ? fileBody(p.file, bytes, { columns, blockSize: p.blockSize }) : null), [bytes, p.file, columns, p.blockSize]);
+  // A direct reading's storage map (from the report alone) comes first.
+  const storage = useMemo(() => chainStrip(p.file, { blockSize: p.blockSize, columns, chain: p.chain ?? [], layerId: p.layerId }), [p.file, p.blockSize, columns, p.chain, p.layerId]);
+  const body = useMemo(() => (bytes ? concat(fromLines(storage), fileBody(p.file, bytes, { columns, blockSize: p.blockSize })) : null), [bytes, p.file, columns, p.blockSize, storage]);
   const viewRows = Math.max(1, bodyRows(rows, p.status !== null) - header.length - 1);
   const maxTop = Math.max(0, (body?.count ?? 0) - viewRows);
 

@@ -1,15 +1,17 @@
-// Results: the verdict as a banner in its colour, with the summary and the advice; then the
-// files, damaged first: path, expected and actual size, class in its colour, provenance.
-// At 80x24 the banner is trimmed to fit and the class column always keeps its width.
+// Results: the verdict as a banner in its colour, with the summary and the advice; how the files
+// were read (booted under KVM or TCG, or the disk read directly: which partition, which
+// filesystem); then the files, damaged first: path, expected and actual size, class in its colour,
+// provenance. At 80x24 the banner is trimmed to fit and the class column always keeps its width.
 
 import { useState } from 'react';
 import { Box, Text } from 'ink';
 import type { DiagnoseResult } from '../../diagnose/types.js';
 import { escapeText } from '../../report/escape.js';
-import { CLASS_COLOUR, VERDICT_COLOUR, damagedFirst, holdsInstead, humanBytes } from '../../report/format.js';
-import type { FileReport, Report, VerdictKind } from '../../report/schema.js';
+import { CLASS_COLOUR, VERDICT_COLOUR, damagedFirst, holdsInstead, humanBytes, partitionText } from '../../report/format.js';
+import type { FileReport, Report, Verdict, VerdictKind } from '../../report/schema.js';
 import { Frame, bodyRows, useKeys, type Status } from '../components.js';
 import { filterTypingKey, listMove } from '../keys.js';
+import { provenanceBrief } from '../provenance-view.js';
 import { useTerminalSize } from '../terminal.js';
 import { cell, fit, fitStart, shortId, wrapLines } from '../text.js';
 import { Tint, useColour } from '../theme.js';
@@ -47,34 +49,34 @@ function sizeText(n: number | null): string {
   return n < 10_000_000 ? String(n) : humanBytes(n);
 }
 
-/** The line under the banner: how the files were obtained. */
-function extractionLine(r: Report): string {
+/** How the files were read, in a few words, then the details. */
+export function howRead(r: Report): { how: string; detail: string } {
   const ex = r.extraction;
-  const parts: string[] = [];
-  parts.push(`${ex.files} files, ${humanBytes(ex.bytes)}${ex.dst ? ` from ${escapeText(ex.dst)}` : ''}`);
-  if (r.layerUnchanged !== undefined) parts.push(r.layerUnchanged ? 'layer unchanged' : 'THE LAYER CHANGED');
-  // Last, as the note may be long and is cut first.
-  if (ex.via === 'boot') parts.push(`booted under ${(ex.accel ?? '?').toUpperCase()}${ex.accelNote ? ` (${escapeText(ex.accelNote)})` : ''}`);
-  return parts.join(' · ');
+  if (ex.via === 'boot') return { how: `booted under ${(ex.accel ?? '?').toUpperCase()}`, detail: ex.accelNote ? escapeText(ex.accelNote) : '' };
+  if (ex.via === 'direct') {
+    const fs = ex.filesystem;
+    const sizes = fs ? `: ${escapeText(fs.kind)}, ${humanBytes(fs.blockSize)} blocks, ${humanBytes(fs.fragmentSize)} fragments` : '';
+    return { how: 'the disk read directly (no boot)', detail: `${partitionText(ex)}${sizes}` };
+  }
+  return { how: 'read from a directory', detail: escapeText(ex.actual ?? '') };
 }
 
-export function ResultsScreen(p: ResultsProps) {
-  const { columns, rows } = useTerminalSize();
-  const colour = useColour();
-  const [typing, setTyping] = useState(false);
-  const report = p.result.report;
-  const v = report.verdict;
-  const files = damagedFirst(report.files).filter((f) => fileMatches(f, p.filter));
-  const index = Math.max(0, files.findIndex((f) => f.path === p.selected));
-  const filterLine = typing || p.filter !== '';
+/** The lines under the banner (one or two): how the files were obtained. */
+function extractionLines(r: Report, columns: number): string[] {
+  const ex = r.extraction;
+  const { how, detail } = howRead(r);
+  const parts = [how, `${ex.files} files, ${humanBytes(ex.bytes)}${ex.dst ? ` from ${escapeText(ex.dst)}` : ''}`];
+  if (r.layerUnchanged !== undefined) parts.push(r.layerUnchanged ? 'layer unchanged' : 'THE LAYER CHANGED');
+  // Last, as it may be long and is cut first.
+  if (detail) parts.push(detail);
+  return wrapLines(parts.join(' · '), columns, 2);
+}
 
-  // The banner: a title, the summary and the advice, trimmed to leave the table room.
-  const inner = Math.max(20, columns - 4);
-  const body = bodyRows(rows, p.status !== null);
-  // Room first for a few table rows, then the summary and one line per advice, then the whole
-  // summary and advice as far as they fit; the table takes what is left.
-  const fixedRows = 2 + 1 + 1 + 1 + (filterLine ? 1 : 0);
-  let budget = body - fixedRows - Math.min(Math.max(files.length, 1), 4);
+/**
+ * The banner's lines for `body` rows, trimmed to leave the table room: first a few table rows,
+ * then the summary and one line per advice, then the whole summary and advice as far as they fit.
+ */
+function bannerLines(v: Verdict, inner: number, budget: number): { summary: string[]; advice: string[] } {
   let summary = wrapLines(escapeText(v.summary), inner, 2);
   // Advice as a list: `→ ` then a hanging indent.
   const bullet = (a: string, max: number) => wrapLines(escapeText(a), inner - 2, max).map((l, i) => `${i === 0 ? '→' : ' '} ${l}`);
@@ -95,56 +97,109 @@ export function ResultsScreen(p: ResultsProps) {
       budget -= extra;
     }
   }
-  const adviceLines = advice.flat();
-  const bannerRows = 2 + 1 + summary.length + adviceLines.length;
-  const tableRows = Math.max(1, body - bannerRows - 1 - 1 - (filterLine ? 1 : 0));
+  return { summary, advice: advice.flat() };
+}
 
-  useKeys((input, key) => {
-    if (typing) {
-      const mv = filterTypingKey(input, key, p.filter, p.onFilter, () => setTyping(false));
-      if (mv !== null) {
-        const f = files[Math.max(0, Math.min(files.length - 1, index + mv))];
-        if (f) p.onSelect(f.path);
-      }
-      return true;
-    }
-    const moved = listMove(input, key, index, files.length, tableRows);
-    if (moved !== null) {
-      if (files[moved]) p.onSelect(files[moved].path);
-      return true;
-    }
-    if (key.return) {
-      const f = files[index];
-      if (f) p.onOpen(f);
-      return true;
-    }
-    if (input === '/') {
-      setTyping(true);
-      return true;
-    }
-    if (input === 'e') {
-      p.onExport();
-      return true;
-    }
-    if (key.escape && p.filter) {
-      p.onFilter('');
-      return true;
-    }
-    return false;
-  });
+function Banner({ report, summary, advice, columns }: { report: Report; summary: string[]; advice: string[]; columns: number }) {
+  const colour = useColour();
+  const v = report.verdict;
+  return (
+    <Box flexDirection="column" borderStyle="round" borderColor={colour ? VERDICT_COLOUR[v.kind] : undefined} paddingX={1} width={columns}>
+      <Text wrap="truncate-end">
+        <Tint color={VERDICT_COLOUR[v.kind]} bold inverse>
+          {` ${VERDICT_TITLE[v.kind]} `}
+        </Tint>
+        <Tint dim>{report.layer ? `  layer ${shortId(report.layer.id)}` : ''}</Tint>
+      </Text>
+      {summary.map((l, i) => (
+        <Text key={`s${i}`} wrap="truncate-end">
+          <Tint bold>{l}</Tint>
+        </Text>
+      ))}
+      {advice.map((l, i) => (
+        <Text key={`a${i}`} wrap="truncate-end">
+          {l}
+        </Text>
+      ))}
+    </Box>
+  );
+}
 
-  // Columns: the class column keeps its width; the path and provenance share the rest.
+/** Column widths: the class column keeps its width; the path and provenance share the rest. */
+function tableColumns(files: FileReport[], columns: number) {
   const classW = 15;
   const sizeW = 8;
   const fixed = 2 + 2 + sizeW + 1 + sizeW + 2 + classW + 2;
   const rest = Math.max(8, columns - fixed);
   const longest = Math.max(4, ...files.map((f) => escapeText(f.path).length));
   const pathW = Math.min(longest, Math.max(12, Math.floor(rest * (columns >= 120 ? 0.4 : 0.55))));
-  const provW = Math.max(0, columns - fixed - pathW);
-  const top = Math.max(0, Math.min(index - Math.floor(tableRows / 2), files.length - tableRows));
-  const visible = files.slice(top, top + tableRows);
-  const vColour = VERDICT_COLOUR[v.kind];
+  return { classW, sizeW, pathW, provW: Math.max(0, columns - fixed - pathW) };
+}
+type TableColumns = ReturnType<typeof tableColumns>;
 
+function FileRow({ f, sel, c }: { f: FileReport; sel: boolean; c: TableColumns }) {
+  const prov = f.provenance ? provenanceBrief(f.provenance, c.provW) : '';
+  return (
+    <Text wrap="truncate-end">
+      <Tint inverse={sel} bold={sel}>{`${sel ? '▶ ' : '  '}${cell(fitStart(escapeText(f.path), c.pathW), c.pathW)}  ${cell(sizeText(f.expectedSize), c.sizeW, 'right')} ${cell(sizeText(f.actualSize), c.sizeW, 'right')}  `}</Tint>
+      <Tint color={CLASS_COLOUR[f.class]} bold={f.class !== 'match'}>
+        {cell(f.class, c.classW)}
+      </Tint>
+      {'  '}
+      <Tint dim={!prov} color={prov ? 'yellow' : undefined}>
+        {fit(prov || holdsInstead(f), c.provW)}
+      </Tint>
+    </Text>
+  );
+}
+
+function useResultsKeys(p: ResultsProps, files: FileReport[], index: number, pageRows: number, typing: boolean, setTyping: (t: boolean) => void) {
+  useKeys((input, key) => {
+    if (typing) {
+      const mv = filterTypingKey(input, key, p.filter, p.onFilter, () => setTyping(false));
+      const f = mv === null ? undefined : files[Math.max(0, Math.min(files.length - 1, index + mv))];
+      if (f) p.onSelect(f.path);
+      return true;
+    }
+    const moved = listMove(input, key, index, files.length, pageRows);
+    if (moved !== null) {
+      if (files[moved]) p.onSelect(files[moved].path);
+    } else if (key.return) {
+      if (files[index]) p.onOpen(files[index]);
+    } else if (input === '/') setTyping(true);
+    else if (input === 'e') p.onExport();
+    else if (key.escape && p.filter) p.onFilter('');
+    else return false;
+    return true;
+  });
+}
+
+function FilterLine({ filter, typing }: { filter: string; typing: boolean }) {
+  return (
+    <Text wrap="truncate-end">
+      <Tint bold>filter: </Tint>
+      {escapeText(filter)}
+      {typing ? <Tint inverse> </Tint> : null}
+    </Text>
+  );
+}
+
+export function ResultsScreen(p: ResultsProps) {
+  const { columns, rows } = useTerminalSize();
+  const [typing, setTyping] = useState(false);
+  const report = p.result.report;
+  const files = damagedFirst(report.files).filter((f) => fileMatches(f, p.filter));
+  const index = Math.max(0, files.findIndex((f) => f.path === p.selected));
+  const filterLine = typing || p.filter !== '';
+  const how = extractionLines(report, columns);
+  const body = bodyRows(rows, p.status !== null);
+  const fixedRows = 2 + how.length + 1 + 1 + (filterLine ? 1 : 0);
+  const { summary, advice } = bannerLines(report.verdict, Math.max(20, columns - 4), body - fixedRows - Math.min(Math.max(files.length, 1), 4));
+  const tableRows = Math.max(1, body - (2 + 1 + summary.length + advice.length) - how.length - 1 - (filterLine ? 1 : 0));
+  useResultsKeys(p, files, index, tableRows, typing, setTyping);
+
+  const c = tableColumns(files, columns);
+  const top = Math.max(0, Math.min(index - Math.floor(tableRows / 2), files.length - tableRows));
   return (
     <Frame
       title={`layer-forensics · Results${report.layer ? ` · layer ${shortId(report.layer.id)}` : ''}`}
@@ -152,55 +207,20 @@ export function ResultsScreen(p: ResultsProps) {
       status={p.status}
       hints={typing ? 'type to filter · Enter keep · Esc clear' : '↑↓/jk move · Enter open · / filter · e export · Esc back · ? help · q quit'}
     >
-      <Box flexDirection="column" borderStyle="round" borderColor={colour ? vColour : undefined} paddingX={1} width={columns}>
-        <Text wrap="truncate-end">
-          <Tint color={vColour} bold inverse>
-            {` ${VERDICT_TITLE[v.kind]} `}
-          </Tint>
-          <Tint dim>{report.layer ? `  layer ${shortId(report.layer.id)}` : ''}</Tint>
+      <Banner report={report} summary={summary} advice={advice} columns={columns} />
+      {how.map((l, i) => (
+        <Text key={`x${i}`} wrap="truncate-end">
+          <Tint dim>{l}</Tint>
         </Text>
-        {summary.map((l, i) => (
-          <Text key={`s${i}`} wrap="truncate-end">
-            <Tint bold>{l}</Tint>
-          </Text>
-        ))}
-        {adviceLines.map((l, i) => (
-          <Text key={`a${i}`} wrap="truncate-end">
-            {l}
-          </Text>
-        ))}
-      </Box>
+      ))}
+      {filterLine ? <FilterLine filter={p.filter} typing={typing} /> : null}
       <Text wrap="truncate-end">
-        <Tint dim>{fit(extractionLine(report), columns)}</Tint>
+        <Tint bold>{`  ${cell('FILE', c.pathW)}  ${cell('EXPECTED', c.sizeW, 'right')} ${cell('ACTUAL', c.sizeW, 'right')}  ${cell('CLASS', c.classW)}  ${fit('PROVENANCE / HOLDS', c.provW)}`}</Tint>
       </Text>
-      {filterLine ? (
-        <Text wrap="truncate-end">
-          <Tint bold>filter: </Tint>
-          {escapeText(p.filter)}
-          {typing ? <Tint inverse> </Tint> : null}
-        </Text>
-      ) : null}
-      <Text wrap="truncate-end">
-        <Tint bold>{`  ${cell('FILE', pathW)}  ${cell('EXPECTED', sizeW, 'right')} ${cell('ACTUAL', sizeW, 'right')}  ${cell('CLASS', classW)}  ${fit('PROVENANCE / HOLDS', provW)}`}</Tint>
-      </Text>
-      {visible.length === 0 ? <Tint dim>{p.filter ? 'No file matches the filter.' : 'No files.'}</Tint> : null}
-      {visible.map((f) => {
-        const sel = f.path === files[index]?.path;
-        const prov = f.provenance ? `${f.provenance.source}: ${fitStart(escapeText(f.provenance.path), Math.max(4, provW - f.provenance.source.length - 2))}` : '';
-        const last = prov || holdsInstead(f);
-        return (
-          <Text key={f.path} wrap="truncate-end">
-            <Tint inverse={sel} bold={sel}>{`${sel ? '▶ ' : '  '}${cell(fitStart(escapeText(f.path), pathW), pathW)}  ${cell(sizeText(f.expectedSize), sizeW, 'right')} ${cell(sizeText(f.actualSize), sizeW, 'right')}  `}</Tint>
-            <Tint color={CLASS_COLOUR[f.class]} bold={f.class !== 'match'}>
-              {cell(f.class, classW)}
-            </Tint>
-            {'  '}
-            <Tint dim={!prov} color={prov ? 'yellow' : undefined}>
-              {fit(last, provW)}
-            </Tint>
-          </Text>
-        );
-      })}
+      {files.length === 0 ? <Tint dim>{p.filter ? 'No file matches the filter.' : 'No files.'}</Tint> : null}
+      {files.slice(top, top + tableRows).map((f) => (
+        <FileRow key={f.path} f={f} sel={f.path === files[index]?.path} c={c} />
+      ))}
     </Frame>
   );
 }

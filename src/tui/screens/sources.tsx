@@ -1,29 +1,32 @@
 // Sources: the expected-sources directory (host) and the guest destination, prefilled from the
-// flags, the job log or the defaults, editable. A directory that does not exist is refused on
-// the spot: the field says so as it is typed, and Enter will not start the run.
+// flags, the job log or the defaults, editable; and how to read the layer: boot it (the default)
+// or read its disk directly, then which partition holds the destination (optional: /etc/fstab or
+// a search decides). A directory that does not exist is refused on the spot: the field says so as
+// it is typed, and Enter will not start the run.
 
 import { readdirSync, statSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, resolve, sep } from 'node:path';
 import { useState } from 'react';
-import { Box, Text } from 'ink';
+import { Box, Text, type Key } from 'ink';
 import { escapeText } from '../../report/escape.js';
+import { describeFsError } from '../../util/fs-errors.js';
 import { Frame, useKeys, type Status } from '../components.js';
 import { typedText } from '../keys.js';
 import { useTerminalSize } from '../terminal.js';
 import { fitStart, shortId } from '../text.js';
 import { Tint } from '../theme.js';
+import type { RunSources } from '../types.js';
 
 export interface SourcesProps {
   layerId: string;
   /** Where the layer choice came from, for the user ("from the job log, copy step 2"). */
   layerNote?: string;
-  expected: string;
-  dst: string;
-  onChange: (v: { expected: string; dst: string }) => void;
+  sources: RunSources;
+  onChange: (v: RunSources) => void;
   /** The job log's src list, when the layer is its copy step's. */
   src?: string[];
-  onStart: (v: { expected: string; dst: string }) => void;
+  onStart: (v: RunSources) => void;
   status: Status | null;
 }
 
@@ -41,8 +44,7 @@ export function checkDirectory(p: string): DirCheck {
     if (!statSync(abs).isDirectory()) return { ok: false, why: 'is not a directory', abs };
     return { ok: true, entries: readdirSync(abs).length, abs };
   } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    return { ok: false, why: code === 'ENOENT' ? 'does not exist' : code === 'EACCES' ? 'cannot be read (permission denied)' : 'cannot be read', abs };
+    return { ok: false, why: describeFsError(err), abs };
   }
 }
 
@@ -77,115 +79,180 @@ export function completeDirectory(p: string): { value: string; candidates: strin
   return { value, candidates: names.length > 1 ? names : [] };
 }
 
-export function SourcesScreen(p: SourcesProps) {
-  const { columns } = useTerminalSize();
-  const [field, setField] = useState<0 | 1>(0);
-  const [local, setLocal] = useState<Status | null>(null);
-  const exp = checkDirectory(p.expected);
-  const dstErr = checkGuestPath(p.dst);
+/** A partition name: a number or a disklabel letter ('' = let /etc/fstab or a search decide). */
+export function checkPartition(p: string): string | null {
+  const t = p.trim();
+  if (t === '' || /^([0-9]{1,3}|[a-p])$/.test(t)) return null;
+  return 'must be a partition number or a disklabel letter (a-p)';
+}
 
-  const set = (value: string) => p.onChange(field === 0 ? { expected: value, dst: p.dst } : { expected: p.expected, dst: value });
-  const value = field === 0 ? p.expected : p.dst;
+type Field = 'expected' | 'dst' | 'via' | 'partition';
+const TEXT_FIELDS: ReadonlySet<Field> = new Set(['expected', 'dst', 'partition']);
 
+function fieldsFor(s: RunSources): Field[] {
+  return s.via === 'direct' ? ['expected', 'dst', 'via', 'partition'] : ['expected', 'dst', 'via'];
+}
+
+interface Checks {
+  exp: DirCheck;
+  dstErr: string | null;
+  partErr: string | null;
+}
+
+function checksOf(s: RunSources): Checks {
+  return { exp: checkDirectory(s.expected), dstErr: checkGuestPath(s.dst), partErr: s.via === 'direct' ? checkPartition(s.partition) : null };
+}
+
+/** Enter: the first field that is wrong, with why; or null when the run can start. */
+function refusal(s: RunSources, c: Checks): { field: Field; text: string } | null {
+  if (!c.exp.ok) return { field: 'expected', text: `expected-sources directory ${escapeText(c.exp.abs)}: ${c.exp.why}` };
+  if (c.dstErr) return { field: 'dst', text: `guest destination ${escapeText(s.dst)}: ${c.dstErr}` };
+  if (c.partErr) return { field: 'partition', text: `partition ${escapeText(s.partition)}: ${c.partErr}` };
+  return null;
+}
+
+/** Editing keys in a text field; true when used. */
+function editKey(input: string, key: Key, value: string, set: (v: string) => void): boolean {
+  if (key.backspace || key.delete) {
+    // Backspace in an empty field goes back, as on every screen.
+    if (value === '') return false;
+    set(value.slice(0, -1));
+    return true;
+  }
+  if (key.ctrl && input === 'u') {
+    set('');
+    return true;
+  }
+  if (input === '?') return false;
+  const t = typedText(input, key);
+  if (t === null) return false;
+  set(value + t);
+  return true;
+}
+
+/** The way-in choice: Space, ← → or b / d. */
+function viaKey(input: string, key: Key, s: RunSources, onChange: (v: RunSources) => void): boolean {
+  let via: RunSources['via'] | null = null;
+  if (input === ' ' || key.leftArrow || key.rightArrow) via = s.via === 'boot' ? 'direct' : 'boot';
+  else if (input === 'b') via = 'boot';
+  else if (input === 'd') via = 'direct';
+  if (via === null) return false;
+  onChange({ ...s, via });
+  return true;
+}
+
+function useSourcesKeys(p: SourcesProps, field: Field, setField: (f: Field) => void, setLocal: (s: Status | null) => void) {
+  const s = p.sources;
+  const fields = fieldsFor(s);
+  const at = Math.max(0, fields.indexOf(field));
+  const value = field === 'via' ? '' : s[field];
+  const set = (v: string) => p.onChange({ ...s, [field]: v });
+  const complete = (): boolean => {
+    const c = completeDirectory(s.expected);
+    if (c.value === s.expected && c.candidates.length === 0) return false;
+    set(c.value);
+    if (c.candidates.length) setLocal({ tone: 'info', text: c.candidates.map((n) => escapeText(n)).join('  ') });
+    return true;
+  };
   useKeys((input, key) => {
     setLocal(null);
     if (key.return) {
-      if (!exp.ok) {
-        setField(0);
-        setLocal({ tone: 'error', text: `expected-sources directory ${escapeText(exp.abs)}: ${exp.why}` });
-      } else if (dstErr) {
-        setField(1);
-        setLocal({ tone: 'error', text: `guest destination ${escapeText(p.dst)}: ${dstErr}` });
-      } else p.onStart({ expected: exp.abs, dst: p.dst.trim() });
+      const no = refusal(s, checksOf(s));
+      if (no) {
+        setField(no.field);
+        setLocal({ tone: 'error', text: no.text });
+      } else p.onStart({ ...s, expected: checkDirectory(s.expected).abs, dst: s.dst.trim(), partition: s.partition.trim() });
       return true;
     }
-    if (key.upArrow || (key.tab && key.shift)) {
-      setField(0);
-      return true;
+    if (key.upArrow || (key.tab && key.shift)) setField(fields[Math.max(0, at - 1)]!);
+    else if (key.downArrow) setField(fields[Math.min(fields.length - 1, at + 1)]!);
+    else if (key.tab) {
+      if (field !== 'expected' || !complete()) setField(fields[(at + 1) % fields.length]!);
+    } else if (field === 'via') {
+      // Letters typed here are not meant for another screen: swallowed (? and Backspace are not).
+      return viaKey(input, key, s, p.onChange) || (input !== '?' && typedText(input, key) !== null);
     }
-    if (key.downArrow) {
-      setField(1);
-      return true;
-    }
-    if (key.tab) {
-      if (field === 0) {
-        const c = completeDirectory(p.expected);
-        if (c.value !== p.expected || c.candidates.length > 0) {
-          set(c.value);
-          if (c.candidates.length) setLocal({ tone: 'info', text: c.candidates.map((n) => escapeText(n)).join('  ') });
-          return true;
-        }
-      }
-      setField(field === 0 ? 1 : 0);
-      return true;
-    }
-    if (key.backspace || key.delete) {
-      // Backspace in an empty field goes back, as on every screen.
-      if (value === '') return false;
-      set(value.slice(0, -1));
-      return true;
-    }
-    if (key.ctrl && input === 'u') {
-      set('');
-      return true;
-    }
-    if (input === '?') return false;
-    const t = typedText(input, key);
-    if (t !== null) {
-      set(value + t);
-      return true;
-    }
-    return false;
+    else if (TEXT_FIELDS.has(field)) return editKey(input, key, value, set);
+    return true;
   });
+}
 
-  const labelW = 20;
-  const valueW = Math.max(10, columns - labelW - 4);
-  const fieldRow = (i: 0 | 1, label: string, v: string) => {
-    const active = field === i;
-    return (
-      <Text wrap="truncate-end">
-        <Tint bold={active}>{`${active ? '▶ ' : '  '}${label.padEnd(labelW)}`}</Tint>
-        <Tint underline={active}>{fitStart(escapeText(v), valueW - 1)}</Tint>
-        {active ? <Tint inverse> </Tint> : null}
-      </Text>
-    );
-  };
+const LABEL_W = 20;
 
-  const srcList = p.src && p.src.length ? p.src.map((s) => escapeText(s)).join(' ') : null;
+function FieldRow({ active, label, value, width }: { active: boolean; label: string; value: string; width: number }) {
+  return (
+    <Text wrap="truncate-end">
+      <Tint bold={active}>{`${active ? '▶ ' : '  '}${label.padEnd(LABEL_W)}`}</Tint>
+      <Tint underline={active}>{fitStart(escapeText(value), width - 1)}</Tint>
+      {active ? <Tint inverse> </Tint> : null}
+    </Text>
+  );
+}
+
+function Check({ ok, text }: { ok: boolean | null; text: string }) {
+  return (
+    <Text wrap="truncate-end">
+      {' '.repeat(LABEL_W + 2)}
+      {ok === null ? <Tint dim>{text}</Tint> : ok ? <Tint color="green">{`✓ ${text}`}</Tint> : <Tint color="red" bold>{`✗ ${text}`}</Tint>}
+    </Text>
+  );
+}
+
+function ViaRow({ active, via }: { active: boolean; via: RunSources['via'] }) {
+  const choice = (v: RunSources['via'], label: string) => (
+    <Tint bold={via === v} inverse={active && via === v}>{`${via === v ? '(•)' : '( )'} ${label}`}</Tint>
+  );
+  return (
+    <Text wrap="truncate-end">
+      <Tint bold={active}>{`${active ? '▶ ' : '  '}${'Read the layer by'.padEnd(LABEL_W)}`}</Tint>
+      {choice('boot', 'booting it under QEMU')}
+      {'   '}
+      {choice('direct', 'reading its disk directly')}
+    </Text>
+  );
+}
+
+const VIA_NOTE: Record<RunSources['via'], string> = {
+  boot: 'The guest destination is read out of the booted layer (a throwaway overlay: the layer is never written). Space or d: read the disk directly instead.',
+  direct: 'The guest destination is read from the layer’s disk in-process: no QEMU, nothing written, which layer wrote each block (FFS only).',
+};
+
+export function SourcesScreen(p: SourcesProps) {
+  const { columns } = useTerminalSize();
+  const [field, setField] = useState<Field>('expected');
+  const [local, setLocal] = useState<Status | null>(null);
+  const s = p.sources;
+  const c = checksOf(s);
+  useSourcesKeys(p, field, setField, setLocal);
+  const valueW = Math.max(10, columns - LABEL_W - 4);
+  const srcList = p.src && p.src.length ? p.src.map((x) => escapeText(x)).join(' ') : null;
   return (
     <Frame
       title={`layer-forensics · Sources · layer ${shortId(p.layerId)}`}
       status={local ?? p.status}
-      hints="Enter start · Tab complete/next · ↑↓ field · Ctrl-U clear · Esc back · Ctrl-C quit"
+      hints="Enter start · Tab complete/next · ↑↓ field · Space boot/direct · Ctrl-U clear · Esc back · Ctrl-C quit"
     >
       <Text wrap="truncate-end">
         <Tint dim>Layer </Tint>
         {p.layerId}
       </Text>
-      {p.layerNote ? (
-        <Text wrap="truncate-end">
-          <Tint dim>{escapeText(p.layerNote)}</Tint>
-        </Text>
-      ) : null}
+      {p.layerNote ? <Tint dim>{escapeText(p.layerNote)}</Tint> : null}
       <Text> </Text>
-      {fieldRow(0, 'Expected sources', p.expected)}
-      <Text wrap="truncate-end">
-        {' '.repeat(labelW + 2)}
-        {exp.ok ? (
-          <Tint color="green">{`✓ directory, ${exp.entries} entr${exp.entries === 1 ? 'y' : 'ies'}`}</Tint>
-        ) : (
-          <Tint color="red" bold>{`✗ ${exp.why}`}</Tint>
-        )}
-      </Text>
-      {fieldRow(1, 'Guest destination', p.dst)}
-      <Text wrap="truncate-end">
-        {' '.repeat(labelW + 2)}
-        {dstErr ? <Tint color="red" bold>{`✗ ${dstErr}`}</Tint> : <Tint dim>where the step copied the sources in the guest</Tint>}
-      </Text>
+      <FieldRow active={field === 'expected'} label="Expected sources" value={s.expected} width={valueW} />
+      <Check ok={c.exp.ok} text={c.exp.ok ? `directory, ${c.exp.entries} entr${c.exp.entries === 1 ? 'y' : 'ies'}` : c.exp.why} />
+      <FieldRow active={field === 'dst'} label="Guest destination" value={s.dst} width={valueW} />
+      <Check ok={c.dstErr ? false : null} text={c.dstErr ?? 'where the step copied the sources in the guest'} />
+      <ViaRow active={field === 'via'} via={s.via} />
+      {s.via === 'direct' ? (
+        <>
+          <FieldRow active={field === 'partition'} label="Partition" value={s.partition} width={valueW} />
+          <Check ok={c.partErr ? false : null} text={c.partErr ?? (s.partition.trim() ? 'the partition holding the destination' : 'empty: found from /etc/fstab, or by looking for the destination')} />
+        </>
+      ) : null}
       <Text> </Text>
       <Box flexDirection="column">
         <Text wrap="truncate-end">
-          <Tint dim>The expected sources are the host copy of what the step copied; the guest destination is read out of the booted layer.</Tint>
+          <Tint dim>{VIA_NOTE[s.via]}</Tint>
         </Text>
         {srcList ? (
           <Text wrap="truncate-end">
