@@ -24,6 +24,9 @@ export interface CompareInput {
   layerId?: string;
   /** The commit of the sources the job built, when the job log names one (the verdict names it). */
   commit?: string;
+  /** The store as given and the layers built on this one: the advice's `obuilder delete` command. */
+  storeSpec?: string;
+  builtOn?: string[];
   /** The producer's answer to "which directory has inode N" (boot, direct), for directory blocks. */
   directoryOfInode?: Extracted['directoryOfInode'];
   /**
@@ -53,7 +56,7 @@ export async function compareAndDecide(input: CompareInput): Promise<Decision> {
       onProgress: (done, total) => emit(input.onEvent, { type: 'classify-progress', done, total }),
     });
     await input.refine?.(files);
-    const context: VerdictContext = { layerId: input.layerId, gaps: input.gaps, commit: input.commit };
+    const context: VerdictContext = { layerId: input.layerId, gaps: input.gaps, commit: input.commit, storeSpec: input.storeSpec, builtOn: input.builtOn };
     const verdict = decideVerdict(files, context);
     const classifyMs = Date.now() - t0;
     emit(input.onEvent, { type: 'step-done', step: 'classify', ms: classifyMs, info: `${files.length} files` });

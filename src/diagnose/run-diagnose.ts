@@ -36,6 +36,8 @@ export interface Target {
    * path in the expected dir and the name it has in dst.
    */
   renamed?: { from: string; to: string };
+  /** The layers built on this one, which `obuilder delete` removes with it. */
+  builtOn: string[];
   /** The job log's commit of the sources, when it names one. */
   commit?: string;
 }
@@ -78,7 +80,8 @@ export async function resolveTarget(opts: DiagnoseOptions): Promise<Target> {
   if (!layerRef) throw new UserError('no layer: give --layer ID or --job-log FILE');
   if (dst !== undefined && !dst.startsWith('/')) throw new UserError(`--dst ${dst}: must be an absolute guest path`);
   const layer = await store.getLayer(layerRef);
-  return { layer, dst: normaliseGuestPath(dst ?? DEFAULT_DST), src, commit, ...(exclude ? { exclude } : {}), ...(renamed ? { renamed } : {}) };
+  const builtOn = await store.descendants(layer.id);
+  return { layer, dst: normaliseGuestPath(dst ?? DEFAULT_DST), src, commit, builtOn, ...(exclude ? { exclude } : {}), ...(renamed ? { renamed } : {}) };
 }
 
 /**
@@ -165,6 +168,8 @@ async function extractAndDecide(opts: DiagnoseOptions, p: Prepared, ctl: RunCont
       gaps: extracted.gaps,
       layerId: p.target.layer.id,
       commit: p.target.commit,
+      storeSpec: opts.store,
+      builtOn: p.target.builtOn,
       directoryOfInode: extracted.directoryOfInode?.bind(extracted),
       refine: (files) => addDiskEvidence(extracted, files),
       onEvent,

@@ -49,6 +49,10 @@ export interface VerdictContext {
   gaps?: ExtractionGaps;
   /** The commit of the sources the job built, when the job log names one (the advice names it). */
   commit?: string;
+  /** The store as given (`qemu:/path`): the advice gives the exact `obuilder delete` command. */
+  storeSpec?: string;
+  /** The layers built on this one (obuilder deletes them with it), when known. */
+  builtOn?: string[];
 }
 
 function plural(n: number, word: string): string {
@@ -137,10 +141,10 @@ export function decideVerdict(files: FileReport[], ctx: VerdictContext = {}): Ve
       kind: 'soft-updates-data-loss',
       summary: `${g.stale.length} of ${plural(g.expected.length, 'file')} have the right size but wrong bytes (${counts(g.stale)}): the signature of soft-updates data loss after an unclean power-off.${listedNote(g.modified, g.unreadable, g.extras)}`,
       evidence: [...g.stale, ...g.modified, ...g.unreadable].map(evidenceLine),
-      advice: softUpdatesAdvice(layer),
+      advice: softUpdatesAdvice(layer, ctx),
     };
   }
-  if (g.other.length > 0) return otherCorruption(g, layer);
+  if (g.other.length > 0) return otherCorruption(g, layer, ctx);
   const gapLines = [...(ctx.gaps?.failure ? [ctx.gaps.failure] : []), ...(ctx.gaps?.dropped ?? []).map((d) => `left out: ${d}`)];
   if (g.modified.length > 0 || g.unreadable.length > 0 || gapLines.length > 0) return notEnough(g, gapLines, ctx.commit ?? null);
   return {
@@ -169,8 +173,8 @@ function nothingToCompare(extras: FileReport[]): Verdict {
 }
 
 /** Sizes differ, files are missing or of another kind (stale ones may be there too). */
-function otherCorruption(g: Groups, layer: string): Verdict {
-  const advice = [`Delete ${layer} so it is rebuilt, after keeping the evidence (this report).`];
+function otherCorruption(g: Groups, layer: string, ctx: VerdictContext): Verdict {
+  const advice = [deleteAdvice(layer, ctx, 'so it is rebuilt, after keeping the evidence (this report)')];
   if (g.other.some((f) => f.class === 'missing')) {
     advice.push(
       "Missing files point at a copy that failed outright: look for errors in the copy step's log (e.g. `gtar: Cannot utime: Operation not permitted`, fixed by extracting as root, ocurrent/obuilder#213).",
@@ -179,7 +183,7 @@ function otherCorruption(g: Groups, layer: string): Verdict {
   if (g.other.some((f) => f.class === 'size-mismatch')) {
     advice.push('Files of the wrong size are not explained by soft-updates (which keeps sizes): check the copy itself and the sources it used.');
   }
-  if (g.stale.length > 0) advice.push(...softUpdatesAdvice(layer).slice(1));
+  if (g.stale.length > 0) advice.push(...softUpdatesAdvice(layer, ctx).slice(1));
   return {
     kind: 'other-corruption',
     summary: `${g.other.length} of ${plural(g.expected.length, 'file')} are damaged in ways soft-updates loss does not explain (${counts(g.other)})${g.stale.length > 0 ? `, and ${g.stale.length} more have right size but wrong bytes (${counts(g.stale)})` : ''}.${listedNote(g.modified, g.unreadable, g.extras)}`,
@@ -219,9 +223,17 @@ function notEnough(g: Groups, gapLines: string[], commit: string | null): Verdic
   };
 }
 
-function softUpdatesAdvice(layer: string): string[] {
+/** "Delete layer X ...": with the exact command and the layers it takes with it, when known. */
+function deleteAdvice(layer: string, ctx: VerdictContext, why: string): string {
+  const on = ctx.builtOn;
+  const with_ = on === undefined ? ' (and the layers built on it)' : on.length === 0 ? '' : ` and the ${plural(on.length, 'layer')} built on it (${on.slice(0, 6).map((id) => id.slice(0, 12)).join(', ')}${on.length > 6 ? ', …' : ''})`;
+  const cmd = ctx.layerId && ctx.storeSpec ? `: \`obuilder delete --store=${ctx.storeSpec} ${ctx.layerId}\` (it removes them recursively)` : '';
+  return `Delete ${layer}${with_} ${why}${cmd}.`;
+}
+
+function softUpdatesAdvice(layer: string, ctx: VerdictContext = {}): string[] {
   return [
-    `Delete ${layer} (and the layers built on it) so that obuilder rebuilds it.`,
+    deleteAdvice(layer, ctx, 'so that obuilder rebuilds it'),
     'Make the builder run `sync` in the guest before powering it off, so data reaches the disk before a hard quit (ocurrent/obuilder#212).',
   ];
 }

@@ -12,9 +12,10 @@ import { readdir, stat } from 'node:fs/promises';
 import type { Stats } from 'node:fs';
 import path from 'node:path';
 import { UserError } from '../util/errors.js';
+import { mapPool } from '../util/pool.js';
 import { ChainError, resolveChain, storePathOf, type ChainLink } from './chain.js';
 import { readBuildsDb, type BuildRow } from './metadata-db.js';
-import type { Qcow2Header } from '../image/qcow2-header.js';
+import { readQcow2Header, type Qcow2Header } from '../image/qcow2-header.js';
 
 const ID_RE = /^[0-9a-f]{64}$/;
 
@@ -72,6 +73,8 @@ export interface Store {
   getLayer(idOrPrefix: string): Promise<ResolvedLayer>;
   /** Layer ids that start with `prefix` (lower-case hex), sorted. */
   matchIds(prefix: string): Promise<string[]>;
+  /** The layers built on `id`, at any depth (what `obuilder delete` removes with it). */
+  descendants(id: string): Promise<string[]>;
   /** `<root>/result/<id>/rootfs/image.qcow2`. */
   imagePath(id: string): string;
 }
@@ -90,20 +93,6 @@ async function statOrNull(p: string): Promise<Stats | null> {
 
 async function isDir(p: string): Promise<boolean> {
   return (await statOrNull(p))?.isDirectory() ?? false;
-}
-
-/** Run `fn` over `items` with at most `limit` at a time, keeping the order. */
-async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
-  const out = new Array<R>(items.length);
-  let next = 0;
-  const worker = async (): Promise<void> => {
-    while (next < items.length) {
-      const i = next++;
-      out[i] = await fn(items[i] as T);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  return out;
 }
 
 /** The path part of a store spec: `qemu:/path` or `/path`. Other obuilder backends are refused. */
@@ -193,6 +182,32 @@ class QemuStore implements Store {
     return [...ids].sort();
   }
 
+  async descendants(id: string): Promise<string[]> {
+    const ids = await this.allIds();
+    const parentOf = new Map<string, string | null>();
+    await mapPool(ids, { concurrency: 16 }, async (child) => {
+      const row = this.rows().get(child);
+      if (row) return void parentOf.set(child, row.parent);
+      // Without a db row, the layer's own header names its parent (its backing file).
+      try {
+        const backing = (await readQcow2Header(this.imagePath(child))).backingFile;
+        const sp = backing ? storePathOf(backing) : null;
+        parentOf.set(child, sp?.kind === 'layer' ? sp.id : null);
+      } catch {
+        parentOf.set(child, null); // an unreadable layer is nobody's parent here
+      }
+    });
+    const out: string[] = [];
+    const seen = new Set([id]);
+    for (let frontier = [id]; frontier.length > 0; ) {
+      const next = ids.filter((c) => !seen.has(c) && frontier.includes(parentOf.get(c) ?? ''));
+      for (const c of next) seen.add(c);
+      out.push(...next);
+      frontier = next;
+    }
+    return out;
+  }
+
   async matchIds(prefix: string): Promise<string[]> {
     const p = prefix.toLowerCase();
     return (await this.allIds()).filter((id) => id.startsWith(p));
@@ -201,7 +216,7 @@ class QemuStore implements Store {
   async listLayers(): Promise<Layer[]> {
     const ids = await this.allIds();
     const cache = new Map<string, Promise<Qcow2Header>>();
-    const layers = await mapLimit(ids, 16, (id) => this.buildLayer(id, cache));
+    const layers = await mapPool(ids, { concurrency: 16 }, (id) => this.buildLayer(id, cache));
     return layers.sort(newestFirst);
   }
 
