@@ -90,8 +90,29 @@ function ffsChunk(buf: Uint8Array, start: number, be: boolean): ChainResult | nu
     records.push({ offset: off, ino, reclen, type, name: buf.subarray(off + 8, Math.min(off + 8 + namlen, buf.length)) });
     off += reclen;
   }
-  return { records, end: chunkEnd, live };
+  // A short file may stop inside the chunk after a record reaching its end: cover the data only.
+  return { records, end: Math.min(chunkEnd, buf.length), live };
 }
+
+/**
+ * ext4 record lengths reach 64 KiB, so one record whose length runs past the data explains any
+ * buffer: about 1 random block in 300 would pass as such a record. A record standing alone for
+ * the whole data must therefore look like a real entry: a known file type (1 to 7) and a name
+ * in UTF-8 without control bytes (a cut name may end inside a character: one lone record in a
+ * short file is rare enough to ask for a whole one).
+ */
+function plausibleLoneRecord(r: DirRecord): boolean {
+  if (r.type < 1 || r.type > 7) return false;
+  for (const b of r.name) if (b < 0x20 || b === 0x7f) return false;
+  try {
+    STRICT_UTF8.decode(r.name);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+const STRICT_UTF8 = new TextDecoder('utf-8', { fatal: true });
 
 /**
  * An ext4 chain starting at `start` (a block boundary). It ends where the records land exactly
@@ -124,6 +145,7 @@ function ext4Chain(buf: Uint8Array, start: number): ChainResult | null {
     if (ino !== 0) live++;
     records.push({ offset: off, ino, reclen, type, name: buf.subarray(off + 8, Math.min(off + 8 + namelen, buf.length)) });
     off += reclen;
+    if (records.length === 1 && off >= buf.length && !plausibleLoneRecord(records[0]!)) return null;
     // A block ends at a power-of-two size: stop cleanly there if the next record is not valid.
     if (off - start >= EXT4_MAX_BLOCK) return { records, end: Math.min(off, buf.length), live };
   }
