@@ -11,6 +11,7 @@ import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { execa } from 'execa';
+import { withPeakRss } from './peak-rss.js';
 import { ProvenanceIndex } from '../src/classify/provenance.js';
 import { indexTree } from '../src/classify/index-corpus.js';
 import { readDirectoryTree } from '../src/extract/directory-tree.js';
@@ -210,7 +211,7 @@ interface RunResult {
 
 /**
  * The classification in a Node process of its own, on the built code (dist/): classifyDirectories,
- * what `layer-forensics classify` runs before rendering; the process reports its maxrss then.
+ * what `layer-forensics classify` runs before rendering.
  */
 const CORE = `
 const { classifyDirectories } = await import(${JSON.stringify(join(ROOT, 'dist', 'diagnose', 'classify-directories.js'))});
@@ -225,15 +226,16 @@ process.stdout.write(JSON.stringify({
   ms: rep.timings.totalMs, verdict: rep.verdict.kind, classes, regions,
   traced: rep.files.filter((f) => f.provenance).length,
   midFile: rep.files.filter((f) => f.provenance && f.provenance.offset > 0).length,
-  maxRssKb: process.resourceUsage().maxRSS,
 }));
 `;
 
+/** The child runs under GNU time: a process's own maxrss would carry this benchmark's (peak-rss.ts). */
 async function runChild(tree: TreeMeta, o: { corpus?: string; nodeOptions?: string } = {}): Promise<RunResult> {
-  const r = await execa('node', ['--input-type=module', '-e', CORE, tree.expected, tree.actual, ...(o.corpus ? [o.corpus] : [])], {
+  const { result: r, peakRssKb } = await withPeakRss('node', ['--input-type=module', '-e', CORE, tree.expected, tree.actual, ...(o.corpus ? [o.corpus] : [])], {
     env: { UV_THREADPOOL_SIZE: process.env.UV_THREADPOOL_SIZE ?? '8', ...(o.nodeOptions ? { NODE_OPTIONS: o.nodeOptions } : {}) },
   });
-  return JSON.parse(r.stdout) as RunResult;
+  if (r.exitCode !== 0) throw new Error(`classify child failed (${r.exitCode}): ${String(r.stderr).slice(0, 500)}`);
+  return { ...(JSON.parse(String(r.stdout)) as Omit<RunResult, 'maxRssKb'>), maxRssKb: peakRssKb };
 }
 
 /** The whole command, report rendered (`--json` to a pipe), under /usr/bin/time: its maxrss and wall time. */

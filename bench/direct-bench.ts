@@ -10,10 +10,10 @@ import { join } from 'node:path';
 import { runDiagnose } from '../src/diagnose/run-diagnose.js';
 import type { DiagnoseOptions } from '../src/diagnose/types.js';
 import { BOOT_DEFAULTS } from '../src/vm/guest.js';
+import { withPeakRss } from './peak-rss.js';
 
 const ROOT = join(import.meta.dirname, '..');
 const BIN = join(ROOT, 'bin', 'layer-forensics');
-const RSS_WRAP = join(import.meta.dirname, 'rss-wrap.mjs');
 
 export interface DirectFigures {
   inProcessMs: number;
@@ -59,16 +59,16 @@ async function inProcess(o: OpenbsdSample, rounds: number): Promise<{ runs: numb
   return { runs, files: first.report.files.length, verdict: first.report.verdict.kind };
 }
 
-/** The whole process, as a user runs it; peak RSS from the child's own resource usage. */
+/** The whole process, as a user runs it; peak RSS from GNU time. */
 async function wholeProcess(o: OpenbsdSample, rounds: number): Promise<{ runs: number[]; rssMb: number }> {
   const runs: number[] = [];
   let rss = 0;
   for (let i = 0; i < rounds; i++) {
     const t = performance.now();
-    const r = await execa(process.execPath, [RSS_WRAP, 'diagnose', '--via', 'direct', '--store', o.store, '--layer', o.layers.copyCorrupt, '--expected', o.expected, '--json', '--quiet'], { reject: false });
+    const { result: r, peakRssKb } = await withPeakRss(BIN, ['diagnose', '--via', 'direct', '--store', o.store, '--layer', o.layers.copyCorrupt, '--expected', o.expected, '--json', '--quiet']);
     runs.push(Math.round(performance.now() - t));
-    if (r.exitCode !== 1) throw new Error(`diagnose --via direct exited ${r.exitCode}: ${r.stderr}`);
-    rss = Math.max(rss, Number(/maxrss-kb=(\d+)/.exec(r.stderr)?.[1] ?? 0));
+    if (r.exitCode !== 1) throw new Error(`diagnose --via direct exited ${r.exitCode}: ${String(r.stderr)}`);
+    rss = Math.max(rss, peakRssKb);
   }
   return { runs, rssMb: Math.round(rss / 1024) };
 }
