@@ -13,6 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Disk } from '../../samples/lib/disk.js';
 import { checkFs, newfs, type Placement } from '../../samples/lib/ffs/index.js';
 import { FfsFilesystem, findOwners, type FragmentOwner } from '../../src/fs/ffs/index.js';
+import { pathsByParentGroup } from '../../src/fs/ffs/inode-paths.js';
 import { SliceDevice } from '../../src/image/block-device.js';
 import { Tracked, type Node } from '../samples-lib/model.js';
 import { FileDevice } from './file-device.js';
@@ -570,6 +571,34 @@ describe.each(CASES)('UFS2 at 65536 written by the FFS writer, $name: the reader
     const h = fs.extents(fs.lookup('hard/original'))[0]!.diskOffset! / F;
     const ho = result.owners.find((y) => y.fragment === h)!;
     expect(ho.kind === 'inode' && ho.paths.map((p) => p.display).sort()).toEqual(['/hard/original', '/hard/second-name', '/odd/third name']);
+  });
+
+  it("finds an inode's path from its group's directories and `..` (a path the walk also gives), and leaves the rest to the walk", () => {
+    const g = fs.geometry;
+    const pathsOf = new Map<number, Set<string>>();
+    for (const e of fs.walkNames()) {
+      const set = pathsOf.get(e.ino) ?? new Set<string>();
+      pathsOf.set(e.ino, set.add(`/${e.path.toString('latin1')}`));
+    }
+    const problems: string[] = [];
+    const found = pathsByParentGroup(fs, pathsOf.keys(), (m) => problems.push(m));
+    expect(problems).toEqual([]);
+    for (const [ino, p] of found) expect(pathsOf.get(ino), `inode ${ino}: ${p.toString('latin1')}`).toContain(p.toString('latin1'));
+    // The writer puts a file's inode in its directory's group (as ffs_valloc prefers) unless told
+    // otherwise, and every directory is found by climbing: most inodes are found without the walk.
+    const dirs = [...pathsOf.keys()].filter((i) => fs.inode(i).kind === 'directory');
+    expect(dirs.every((i) => found.has(i))).toBe(true);
+    expect(found.size).toBeGreaterThan(pathsOf.size * 0.8);
+    // findOwners gives every owner a path the walk agrees with, the fast way or by the walk.
+    const frags = [...pathsOf.keys()].flatMap((i) => {
+      const x = fs.extents(i).find((e) => e.diskOffset !== null);
+      return x ? [x.diskOffset! / g.fsize] : [];
+    });
+    for (const o of findOwners(fs, frags).owners) {
+      if (o.kind !== 'inode') continue;
+      expect(o.paths.length, `inode ${o.ino}`).toBeGreaterThan(0);
+      expect(pathsOf.get(o.ino)).toContain(o.paths[0]!.path.toString('latin1'));
+    }
   });
 
   it('puts each inode at inodeOffset in the partition, as istat sees after a patch there', async () => {

@@ -6,7 +6,7 @@
 // `.` entry names that very directory.
 
 import type { BlockDevice } from '../../image/block-device.js';
-import { findOwners, FfsFilesystem, type FragmentOwner } from '../../fs/ffs/index.js';
+import { addOwnerPaths, findOwners, FfsFilesystem, type FragmentOwner } from '../../fs/ffs/index.js';
 import { STALE_CLASSES, type FileReport, type Provenance } from '../../report/schema.js';
 import { UserError } from '../../util/errors.js';
 import { readVolumes } from '../../volume/index.js';
@@ -128,10 +128,14 @@ function claimFragments(input: TraceInput, ranges: StaleRange[]): Map<number, Cl
       // the inodes (the scan is the expensive part, and a parent that freed the blocks is common).
       const allocated = pending.filter((f) => !isFree(fs, f));
       if (allocated.length === 0) continue;
-      for (const o of findOwners(fs, allocated).owners) {
+      // Paths only for the owners kept: finding one can mean walking the whole tree.
+      const kept: Extract<FragmentOwner, { kind: 'inode' }>[] = [];
+      for (const o of findOwners(fs, allocated, { paths: false }).owners) {
         if (o.kind !== 'inode' || o.role === 'indirect' || o.role === 'extattr') continue;
-        if (explains(input, dev, o, input.partitionOffset + o.fragment * input.fragmentSize, input.fragmentSize)) claims.set(o.fragment, { layer: anc.label, owner: o });
+        if (explains(input, dev, o, input.partitionOffset + o.fragment * input.fragmentSize, input.fragmentSize)) kept.push(o);
       }
+      addOwnerPaths(fs, kept);
+      for (const o of kept) claims.set(o.fragment, { layer: anc.label, owner: o });
     } finally {
       dev.close();
     }

@@ -1,13 +1,15 @@
 // The reverse map, like The Sleuth Kit's `ifind -d` followed by `ffind`: given fragments (or
 // byte offsets) of the filesystem, which inode owns each, as file data, directory data, symlink
 // data, an indirect block or extended attributes, and a path to it. One scan over the
-// allocated inodes, stopping as soon as every fragment is placed; then one walk from the root
-// for the paths, stopping as soon as every owner has one. It answers "which file owned these
+// allocated inodes, stopping as soon as every fragment is placed; then a path to each owner,
+// from the directories of its cylinder group and `..` (inode-paths.ts), and for those still
+// without one a walk from the root, stopping as soon as every owner has one. It answers "which file owned these
 // bytes" in a parent layer.
 
 import { escapeBytes } from '../../report/escape.js';
 import { UserError } from '../../util/errors.js';
 import type { FfsFilesystem } from './filesystem.js';
+import { pathsByParentGroup } from './inode-paths.js';
 import { ROOTINO, SBLOCKSIZE } from './superblock.js';
 
 export interface OwnerPath {
@@ -106,7 +108,7 @@ export function findOwners(fs: FfsFilesystem, fragments: readonly number[], opts
     }
   }
 
-  if (opts.paths ?? true) addPaths(fs, result, opts, problem);
+  if (opts.paths ?? true) addPaths(fs, [...result.values()], opts, problem);
   return { owners: order.map((f) => result.get(f)!), inodesScanned, problems };
 }
 
@@ -184,10 +186,20 @@ export function findOwnersOfBytes(fs: FfsFilesystem, offsets: readonly number[],
   );
 }
 
-function addPaths(fs: FfsFilesystem, result: Map<number, FragmentOwner>, opts: ReverseMapOptions, problem: (m: string) => void): void {
+/**
+ * Fill in the paths of owners found with `paths: false` (a caller that keeps only some of them
+ * saves the search for the rest). Returns the problems met, one line each.
+ */
+export function addOwnerPaths(fs: FfsFilesystem, owners: Iterable<FragmentOwner>, opts: ReverseMapOptions = {}): string[] {
+  const problems: string[] = [];
+  addPaths(fs, [...owners], opts, (m) => problems.length < MAX_PROBLEMS && problems.push(m));
+  return problems;
+}
+
+function addPaths(fs: FfsFilesystem, owners: FragmentOwner[], opts: ReverseMapOptions, problem: (m: string) => void): void {
   const maxPaths = opts.maxPaths ?? 8;
   const byIno = new Map<number, OwnerPath[]>();
-  for (const o of result.values()) {
+  for (const o of owners) {
     if (o.kind !== 'inode') continue;
     const shared = byIno.get(o.ino);
     if (shared) o.paths = shared; // one list per inode, copied apart below
@@ -199,6 +211,13 @@ function addPaths(fs: FfsFilesystem, result: Map<number, FragmentOwner>, opts: R
   if (rootPaths) {
     rootPaths.push({ path: Buffer.from('/'), display: '/' });
     missing--;
+  }
+  if (missing > 0 && !opts.allPaths) {
+    const wanted = [...byIno].filter(([, paths]) => paths.length === 0).map(([ino]) => ino);
+    for (const [ino, path] of pathsByParentGroup(fs, wanted, problem)) {
+      byIno.get(ino)!.push({ path, display: escapeBytes(path) });
+      missing--;
+    }
   }
   if (missing > 0 || opts.allPaths) {
     try {
@@ -219,7 +238,7 @@ function addPaths(fs: FfsFilesystem, result: Map<number, FragmentOwner>, opts: R
       problem(err.message);
     }
   }
-  for (const o of result.values()) if (o.kind === 'inode') o.paths = [...o.paths];
+  for (const o of owners) if (o.kind === 'inode') o.paths = [...o.paths];
 }
 
 /** Fragments that belong to the filesystem's own structures, by position alone. */
