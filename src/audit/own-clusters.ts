@@ -6,6 +6,7 @@
 import { newRun } from '../image/chain-image.js';
 import { Qcow2Image } from '../image/qcow2.js';
 import { TableCache } from '../image/table-cache.js';
+import { partitionPoint } from '../util/partition-point.js';
 
 /** L2 tables read for the pass: a layer's tables are read once each, so a few suffice. */
 const PASS_CACHE_BYTES = 1024 * 1024;
@@ -35,14 +36,7 @@ class SortedRanges implements OwnRanges {
 
   /** Index of the first range ending after `offset`. */
   private first(offset: number): number {
-    let lo = 0;
-    let hi = this.ranges.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      if (this.ranges[mid]![1] <= offset) lo = mid + 1;
-      else hi = mid;
-    }
-    return lo;
+    return partitionPoint(this.ranges.length, (i) => this.ranges[i]![1] <= offset);
   }
 
   holds(offset: number, length: number): boolean {

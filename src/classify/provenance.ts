@@ -14,6 +14,7 @@ import type { Provenance } from '../report/schema.js';
 import type { TreeEntry } from '../tree/tree.js';
 import { lengthWithoutTrailingNul } from './bytes.js';
 import { BLOCK, hashBlock, hashHead, levelHash, newHashes, type BlockHashes, type Level } from './block-hash.js';
+import { partitionPoint } from '../util/partition-point.js';
 
 /** Something whose bytes can be read again to confirm a match. */
 export type Readable = Pick<TreeEntry, 'size' | 'read'> & Partial<Pick<TreeEntry, 'readHead' | 'openReader'>>;
@@ -128,13 +129,7 @@ class Entries {
   /** Block ids whose hash is `key` (at most `max`). */
   find(key: number, max: number): number[] {
     const k = this.keys;
-    let a = 0;
-    let b = this.length;
-    while (a < b) {
-      const m = (a + b) >>> 1;
-      if (k[m]! < key) a = m + 1;
-      else b = m;
-    }
+    const a = partitionPoint(this.length, (m) => k[m]! < key);
     const out: number[] = [];
     for (let i = a; i < this.length && out.length < max && k[i] === key; i++) out.push(this.ids[i]!);
     return out;
@@ -273,13 +268,8 @@ export class ProvenanceIndex {
   }
 
   private locate(id: number): { file: number; block: number } {
-    let a = 0;
-    let b = this.firstBlock.length - 1;
-    while (a < b) {
-      const m = (a + b + 1) >>> 1;
-      if (this.firstBlock[m]! <= id) a = m;
-      else b = m - 1;
-    }
+    // The last file starting at or before the block.
+    const a = Math.max(0, partitionPoint(this.firstBlock.length, (m) => this.firstBlock[m]! <= id) - 1);
     return { file: a, block: id - this.firstBlock[a]! };
   }
 

@@ -4,6 +4,8 @@
 // this and its images' L1 tables (bounded by the files' sizes), so its memory is bounded whatever
 // the images say.
 
+import { Lru } from '../util/lru.js';
+
 /**
  * Default budget per open chain: 8 MiB. With 64 KiB clusters one L2 table maps 512 MiB of
  * virtual disk, so 8 MiB (128 tables) maps 64 GiB: a whole 40 GB obuilder disk in one image, or
@@ -16,11 +18,12 @@ export const DEFAULT_TABLE_CACHE_BYTES = 8 * 1024 * 1024;
 export const MAX_CACHE_SLOTS = 512;
 
 export class TableCache {
-  // A Map iterates in insertion order: re-inserting on a hit keeps the least recent first.
-  private readonly tables = new Map<number, Buffer>();
-  private bytes = 0;
+  // Weighed in bytes; the table just added is kept even when it alone exceeds the budget.
+  private readonly tables: Lru<number, Buffer>;
 
-  constructor(readonly budget: number = DEFAULT_TABLE_CACHE_BYTES) {}
+  constructor(readonly budget: number = DEFAULT_TABLE_CACHE_BYTES) {
+    this.tables = new Lru(budget, (t) => t.length);
+  }
 
   /**
    * The key of a table of image `slot` (< MAX_CACHE_SLOTS) at file offset `offset`. Table
@@ -49,38 +52,20 @@ export class TableCache {
   }
 
   get(key: number): Buffer | undefined {
-    const t = this.tables.get(key);
-    if (t !== undefined) {
-      this.tables.delete(key);
-      this.tables.set(key, t);
-    }
-    return t;
+    return this.tables.get(key);
   }
 
   set(key: number, table: Buffer): void {
-    const old = this.tables.get(key);
-    if (old !== undefined) {
-      this.bytes -= old.length;
-      this.tables.delete(key);
-    }
     this.tables.set(key, table);
-    this.bytes += table.length;
-    // Always keep the table just added, even when it alone exceeds the budget.
-    for (const [k, t] of this.tables) {
-      if (this.bytes <= this.budget || this.tables.size <= 1) break;
-      this.tables.delete(k);
-      this.bytes -= t.length;
-    }
   }
 
   /** Bytes held now (for tests and the benchmark). */
   get size(): number {
-    return this.bytes;
+    return this.tables.weightHeld;
   }
 
   clear(): void {
     this.tables.clear();
-    this.bytes = 0;
     this.inflatedBytes = null;
     this.inflatedSlot = -1;
   }

@@ -9,7 +9,7 @@ import type { ChainDevice } from '../../image/chain-device.js';
 import type { FileReport } from '../../report/schema.js';
 import type { ChainLink } from '../../store/chain.js';
 import { treeTotals } from '../../tree/tree.js';
-import { ROOTINO } from '../../fs/ffs/index.js';
+import { firstPaths, ROOTINO } from '../../fs/ffs/index.js';
 import { runStep } from '../../util/events.js';
 import { noGaps, type Extracted, type Extractor, type ExtractRequest } from '../extractor.js';
 import { FsSource } from './fs-source.js';
@@ -75,10 +75,8 @@ function directoryOfInode(source: FsSource, loc: Located, ino: number, names: st
     }
     const mount = (loc.mountpoint ?? '').replace(/\/+$/, '');
     if (ino === ROOTINO) return mount || '/';
-    for (const e of fs.walkNames(ROOTINO, { maxEntries: 2_000_000, onError: () => {} })) {
-      if (e.ino === ino) return `${mount}/${e.path.toString('utf8')}`;
-    }
-    return null;
+    const path = firstPaths(fs, [ino], () => {}, { maxEntries: 2_000_000 }).get(ino);
+    return path ? `${mount}${path.toString('utf8')}` : null;
   });
 }
 

@@ -7,7 +7,7 @@
 
 import type { BlockDevice } from '../../image/block-device.js';
 import { readI64 } from './layout.js';
-import { Lru } from './lru.js';
+import { Lru } from '../../util/lru.js';
 import { NDADDR, NIADDR, NXADDR, type Geometry } from './superblock.js';
 import type { Inode } from './inode.js';
 

@@ -4,7 +4,7 @@
 
 import type { BlockDevice } from '../../image/block-device.js';
 import { layout, type Decoded } from './layout.js';
-import { Lru } from './lru.js';
+import { Lru } from '../../util/lru.js';
 import type { Geometry } from './superblock.js';
 
 export const CG_MAGIC = 0x090255;

@@ -316,15 +316,7 @@ export class FfsFilesystem {
   *walkIter(dirIno: number, opts: WalkOptions = {}): Generator<WalkEntry> {
     const root = this.inode(dirIno);
     if (root.kind !== 'directory') throw this.geometry.error(`inode ${dirIno} is a ${describe(root)}, not a directory`);
-    const state: WalkState = {
-      rootIno: dirIno,
-      maxDepth: opts.maxDepth ?? 256,
-      maxEntries: opts.maxEntries ?? 1_000_000,
-      onError: opts.onError,
-      visited: new Set<number>([dirIno]),
-      count: 0,
-    };
-    yield* this.walkDir(state, dirIno, Buffer.alloc(0), 1);
+    yield* this.walkDir(walkState(dirIno, opts), dirIno, Buffer.alloc(0), 1);
   }
 
   private *walkDir(st: WalkState, ino: number, prefix: Buffer, depth: number): Generator<WalkEntry> {
@@ -376,15 +368,7 @@ export class FfsFilesystem {
    * reported to onError.
    */
   *walkNames(dirIno: number = ROOTINO, opts: WalkOptions = {}): Generator<{ path: Buffer; ino: number; depth: number }> {
-    const st: WalkState = {
-      rootIno: dirIno,
-      maxDepth: opts.maxDepth ?? 256,
-      maxEntries: opts.maxEntries ?? 1_000_000,
-      onError: opts.onError,
-      visited: new Set<number>([dirIno]),
-      count: 0,
-    };
-    yield* this.walkNamesDir(st, dirIno, Buffer.alloc(0), 1);
+    yield* this.walkNamesDir(walkState(dirIno, opts), dirIno, Buffer.alloc(0), 1);
   }
 
   private isDirectoryEntry(e: DirEntry): boolean {
@@ -436,6 +420,18 @@ interface WalkState {
   onError: WalkOptions['onError'];
   visited: Set<number>;
   count: number;
+}
+
+/** A walk's bounds and progress, from the caller's options (depth 256 and a million entries by default). */
+function walkState(rootIno: number, opts: WalkOptions): WalkState {
+  return {
+    rootIno,
+    maxDepth: opts.maxDepth ?? 256,
+    maxEntries: opts.maxEntries ?? 1_000_000,
+    onError: opts.onError,
+    visited: new Set<number>([rootIno]),
+    count: 0,
+  };
 }
 
 function isDot(name: Buffer): boolean {

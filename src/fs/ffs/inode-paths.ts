@@ -3,10 +3,10 @@
 // when it can (ffs_valloc prefers the parent's group), and every directory names its parent in
 // `..`. So: read the directories of the inode's own group for an entry naming it, then climb
 // `..` from that directory to the root, finding each step's name in its parent. Whatever this
-// misses (a file placed in another group, a damaged directory) is left to the walk from the root.
+// misses (a file placed in another group, a damaged directory) is found by a walk from the root.
 
 import { UserError } from '../../util/errors.js';
-import type { FfsFilesystem } from './filesystem.js';
+import type { FfsFilesystem, WalkOptions } from './filesystem.js';
 import { ROOTINO } from './superblock.js';
 
 /** Deeper than any real tree, shallow enough to stop a `..` loop fast. */
@@ -19,8 +19,28 @@ const SLASH = Buffer.from('/');
 type Problem = (message: string) => void;
 
 /**
- * The first path found to each inode of `inos` (absolute, "/" for the root) by the group's
- * directories and `..`; inodes not found are absent from the result.
+ * A path to each inode of `inos` (absolute, "/" for the root): by the group's directories and
+ * `..`, then by one walk from the root (within `bounds`) for the rest, stopping when all have
+ * one. Inodes that no name reaches are absent from the result.
+ */
+export function firstPaths(fs: FfsFilesystem, inos: Iterable<number>, problem: Problem, bounds: Pick<WalkOptions, 'maxDepth' | 'maxEntries'> = {}): Map<number, Buffer> {
+  const wanted = new Set(inos);
+  const found = pathsByParentGroup(fs, wanted, problem);
+  const missing = new Set([...wanted].filter((i) => !found.has(i)));
+  if (missing.size === 0) return found;
+  guarded(problem, () => {
+    for (const e of fs.walkNames(ROOTINO, { ...bounds, onError: (err) => problem(err.message) })) {
+      if (!missing.delete(e.ino)) continue;
+      found.set(e.ino, absolute(e.path));
+      if (missing.size === 0) break;
+    }
+  });
+  return found;
+}
+
+/**
+ * The first path found to each inode of `inos` by the group's directories and `..` alone;
+ * inodes not found are absent from the result.
  */
 export function pathsByParentGroup(fs: FfsFilesystem, inos: Iterable<number>, problem: Problem): Map<number, Buffer> {
   const found = new Map<number, Buffer>();

@@ -3,7 +3,7 @@
 
 import type { BlockDevice } from '../../image/block-device.js';
 import { layout, readI64 } from './layout.js';
-import { Lru } from './lru.js';
+import { Lru } from '../../util/lru.js';
 import { NDADDR, NIADDR, NXADDR, type Geometry } from './superblock.js';
 import type { CylinderGroups } from './cylinder-group.js';
 
@@ -140,36 +140,13 @@ function pointers(area: Buffer, width: 4 | 8): number[] {
   return out;
 }
 
-/** Decode one on-disk inode. */
+/** Decode one on-disk inode. UFS1 and UFS2 share the field names; widths and UFS2's extras differ. */
 export function decodeInode(buf: Buffer, base: number, version: 1 | 2, ino: number, offset: number, initialized = true): Inode {
-  if (version === 1) {
-    const d = UFS1_DINODE.read(buf, base);
-    return {
-      ino,
-      mode: d.mode,
-      kind: kindOfMode(d.mode),
-      perm: d.mode & 0o7777,
-      nlink: d.nlink,
-      uid: d.uid,
-      gid: d.gid,
-      size: d.size,
-      blocks: d.blocks,
-      generation: d.gen,
-      flags: d.flags,
-      atime: { sec: d.atime, nsec: d.atimensec },
-      mtime: { sec: d.mtime, nsec: d.mtimensec },
-      ctime: { sec: d.ctime, nsec: d.ctimensec },
-      birthtime: null,
-      db: pointers(d.db, 4),
-      ib: pointers(d.ib, 4),
-      extsize: 0,
-      extb: [],
-      pointerArea: Buffer.from(buf.subarray(base + UFS1_DINODE.offsetOf('db'), base + UFS1_DINODE.offsetOf('ib') + NIADDR * 4)),
-      offset,
-      initialized,
-    };
-  }
-  const d = UFS2_DINODE.read(buf, base);
+  const v1 = version === 1;
+  const struct = v1 ? UFS1_DINODE : UFS2_DINODE;
+  const width = v1 ? 4 : 8;
+  const d = struct.read(buf, base);
+  const d2 = v1 ? null : (d as ReturnType<typeof UFS2_DINODE.read>);
   return {
     ino,
     mode: d.mode,
@@ -185,12 +162,12 @@ export function decodeInode(buf: Buffer, base: number, version: 1 | 2, ino: numb
     atime: { sec: d.atime, nsec: d.atimensec },
     mtime: { sec: d.mtime, nsec: d.mtimensec },
     ctime: { sec: d.ctime, nsec: d.ctimensec },
-    birthtime: { sec: d.birthtime, nsec: d.birthnsec },
-    db: pointers(d.db, 8),
-    ib: pointers(d.ib, 8),
-    extsize: d.extsize,
-    extb: pointers(d.extb, 8),
-    pointerArea: Buffer.from(buf.subarray(base + UFS2_DINODE.offsetOf('db'), base + UFS2_DINODE.offsetOf('ib') + NIADDR * 8)),
+    birthtime: d2 ? { sec: d2.birthtime, nsec: d2.birthnsec } : null,
+    db: pointers(d.db, width),
+    ib: pointers(d.ib, width),
+    extsize: d2 ? d2.extsize : 0,
+    extb: d2 ? pointers(d2.extb, 8) : [],
+    pointerArea: Buffer.from(buf.subarray(base + struct.offsetOf('db'), base + struct.offsetOf('ib') + NIADDR * width)),
     offset,
     initialized,
   };

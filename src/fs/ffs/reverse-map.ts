@@ -9,8 +9,9 @@
 import { escapeBytes } from '../../report/escape.js';
 import { UserError } from '../../util/errors.js';
 import type { FfsFilesystem } from './filesystem.js';
-import { pathsByParentGroup } from './inode-paths.js';
+import { firstPaths } from './inode-paths.js';
 import { ROOTINO, SBLOCKSIZE } from './superblock.js';
+import { partitionPoint } from '../../util/partition-point.js';
 
 export interface OwnerPath {
   /** Absolute path in the filesystem ("/" for the root), bytes. */
@@ -155,7 +156,7 @@ function claimFragments(fs: FfsFilesystem, ino: number, targets: readonly number
   const fsize = fs.geometry.fsize;
   bm.walk(inode, (v) => {
     if (v.fragment === 0) return;
-    for (let k = lowerBound(targets, v.fragment); k < targets.length && targets[k]! < v.fragment + v.fragments; k++) {
+    for (let k = partitionPoint(targets.length, (i) => targets[i]! < v.fragment); k < targets.length && targets[k]! < v.fragment + v.fragments; k++) {
       const f = targets[k]!;
       if (!pending.delete(f)) continue;
       const role =
@@ -197,7 +198,6 @@ export function addOwnerPaths(fs: FfsFilesystem, owners: Iterable<FragmentOwner>
 }
 
 function addPaths(fs: FfsFilesystem, owners: FragmentOwner[], opts: ReverseMapOptions, problem: (m: string) => void): void {
-  const maxPaths = opts.maxPaths ?? 8;
   const byIno = new Map<number, OwnerPath[]>();
   for (const o of owners) {
     if (o.kind !== 'inode') continue;
@@ -206,39 +206,26 @@ function addPaths(fs: FfsFilesystem, owners: FragmentOwner[], opts: ReverseMapOp
     else byIno.set(o.ino, o.paths);
   }
   if (byIno.size === 0) return;
-  let missing = byIno.size;
-  const rootPaths = byIno.get(ROOTINO);
-  if (rootPaths) {
-    rootPaths.push({ path: Buffer.from('/'), display: '/' });
-    missing--;
-  }
-  if (missing > 0 && !opts.allPaths) {
-    const wanted = [...byIno].filter(([, paths]) => paths.length === 0).map(([ino]) => ino);
-    for (const [ino, path] of pathsByParentGroup(fs, wanted, problem)) {
-      byIno.get(ino)!.push({ path, display: escapeBytes(path) });
-      missing--;
-    }
-  }
-  if (missing > 0 || opts.allPaths) {
-    try {
-      const walk = fs.walkNames(ROOTINO, {
-        maxDepth: opts.maxDepth,
-        maxEntries: opts.maxEntries,
-        onError: (err) => problem(err.message),
-      });
-      for (const e of walk) {
-        const paths = byIno.get(e.ino);
-        if (!paths || paths.length >= maxPaths) continue;
-        const path = Buffer.concat([Buffer.from('/'), e.path]);
-        paths.push({ path, display: escapeBytes(path) });
-        if (paths.length === 1 && --missing === 0 && !opts.allPaths) break;
-      }
-    } catch (err) {
-      if (!(err instanceof UserError)) throw err;
-      problem(err.message);
-    }
-  }
+  if (opts.allPaths) everyPathByWalk(fs, byIno, opts, problem);
+  else for (const [ino, path] of firstPaths(fs, byIno.keys(), problem, { maxDepth: opts.maxDepth, maxEntries: opts.maxEntries })) byIno.get(ino)!.push({ path, display: escapeBytes(path) });
   for (const o of owners) if (o.kind === 'inode') o.paths = [...o.paths];
+}
+
+/** Every name of each inode (hard links), up to maxPaths each: a walk of the whole tree. */
+function everyPathByWalk(fs: FfsFilesystem, byIno: Map<number, OwnerPath[]>, opts: ReverseMapOptions, problem: (m: string) => void): void {
+  const maxPaths = opts.maxPaths ?? 8;
+  byIno.get(ROOTINO)?.push({ path: Buffer.from('/'), display: '/' });
+  try {
+    for (const e of fs.walkNames(ROOTINO, { maxDepth: opts.maxDepth, maxEntries: opts.maxEntries, onError: (err) => problem(err.message) })) {
+      const paths = byIno.get(e.ino);
+      if (!paths || paths.length >= maxPaths) continue;
+      const path = Buffer.concat([Buffer.from('/'), e.path]);
+      paths.push({ path, display: escapeBytes(path) });
+    }
+  } catch (err) {
+    if (!(err instanceof UserError)) throw err;
+    problem(err.message);
+  }
 }
 
 /** Fragments that belong to the filesystem's own structures, by position alone. */
@@ -274,13 +261,3 @@ function metadataOwner(fs: FfsFilesystem, f: number): FragmentOwner | null {
   return null;
 }
 
-function lowerBound(a: readonly number[], x: number): number {
-  let lo = 0;
-  let hi = a.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if (a[mid]! < x) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
-}
