@@ -24,7 +24,6 @@
 //
 // `tsx bench/store-generator.ts --out DIR [--layers N] [--seed S]` writes a store and truth.json.
 
-import Database from 'better-sqlite3';
 import { createHash } from 'node:crypto';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -32,6 +31,7 @@ import { pathToFileURL } from 'node:url';
 import { CHUNK, Disk } from '../samples/lib/disk.js';
 import { openbsdIncidentDisk, SECTOR } from '../samples/lib/disk-layout.js';
 import { Ffs, newfs, type Lose, type Placement } from '../samples/lib/ffs/index.js';
+import { writeBuildsDb } from '../samples/lib/obuilder-db.js';
 import { writeQcow2Layer } from '../samples/lib/qcow2-writer.js';
 
 export const LOSS_KINDS = ['zeros', 'directory-block', 'empty-directory-block', 'foreign-text', 'foreign-binary', 'partial', 'indirect'] as const;
@@ -720,24 +720,16 @@ function writeImage(disk: Disk, file: string, backing: string | null): { cluster
 }
 
 function writeDb(root: string, nodes: PlanNode[]): void {
-  const file = path.join(root, 'state', 'db.sqlite');
-  const db = new Database(file);
-  try {
-    db.pragma('journal_mode = WAL');
-    db.exec(`CREATE TABLE IF NOT EXISTS builds (
-      id TEXT PRIMARY KEY, created DATETIME NOT NULL, used DATETIME NOT NULL,
-      rc INTEGER NOT NULL, parent TEXT,
-      FOREIGN KEY (parent) REFERENCES builds (id) ON DELETE RESTRICT)`);
-    const ins = db.prepare('INSERT OR REPLACE INTO builds (id, created, used, rc, parent) VALUES (?, ?, ?, ?, ?)');
-    db.transaction(() => {
-      for (const x of nodes) {
-        const used = x.children.length > 0 ? Math.max(...x.children.map((c) => nodes[c]!.created)) : x.created;
-        ins.run(x.id, isoSeconds(x.created), isoSeconds(used), x.children.length, x.parent < 0 ? null : nodes[x.parent]!.id);
-      }
-    })();
-  } finally {
-    db.close();
-  }
+  writeBuildsDb(
+    path.join(root, 'state', 'db.sqlite'),
+    nodes.map((x) => ({
+      id: x.id,
+      created: isoSeconds(x.created),
+      used: isoSeconds(x.children.length > 0 ? Math.max(...x.children.map((c) => nodes[c]!.created)) : x.created),
+      rc: x.children.length,
+      parent: x.parent < 0 ? null : nodes[x.parent]!.id,
+    })),
+  );
 }
 
 interface GenState {

@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { readBuildsDb } from '../../src/store/metadata-db.js';
 import type { Seed } from '../mutate.js';
 import { check, type FuzzTarget, type RunContext } from '../target.js';
+import { BUILDS_SCHEMA } from '../../samples/lib/obuilder-db.js';
 
 const id = (n: number): string => n.toString(16).padStart(64, '0');
 
@@ -17,8 +18,7 @@ function makeDb(file: string, rows: number, checkpoint: boolean): void {
   const db = new Database(file);
   db.pragma('journal_mode = WAL');
   if (!checkpoint) db.pragma('wal_autocheckpoint = 0');
-  db.exec(`CREATE TABLE builds (id TEXT PRIMARY KEY, created DATETIME NOT NULL, used DATETIME NOT NULL, rc INTEGER NOT NULL, parent TEXT,
-    FOREIGN KEY (parent) REFERENCES builds (id) ON DELETE RESTRICT)`);
+  db.exec(BUILDS_SCHEMA);
   const ins = db.prepare('INSERT INTO builds VALUES (?, ?, ?, ?, ?)');
   for (let i = 0; i < rows; i++) ins.run(id(i + 1), '2026-06-29 16:02:38', '2026-06-29 16:03:00', i % 3, i ? id(i) : null);
   if (checkpoint) db.pragma('wal_checkpoint(TRUNCATE)');

@@ -1,13 +1,13 @@
 // Real obuilder-shaped QEMU stores for the store tests: real qcow2 images made by qemu-img with
 // absolute backing paths (as obuilder writes them) and a real sqlite db in WAL mode.
 
-import Database from 'better-sqlite3';
 import { execa } from 'execa';
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdir, mkdtemp, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { UserError } from '../../src/util/errors.js';
+import { writeBuildsDb, type BuildRow } from '../../samples/lib/obuilder-db.js';
 
 export async function tempDir(prefix = 'lf-store-'): Promise<string> {
   return mkdtemp(path.join(os.tmpdir(), prefix));
@@ -52,20 +52,9 @@ export async function makeLayers(root: string, base: string, layers: LayerSpec[]
 }
 
 /** Write state/db.sqlite as obuilder does (WAL mode), closed cleanly. */
-export function writeDb(root: string, rows: { id: string; created: string; used?: string; rc?: number; parent: string | null }[]): string {
+export function writeDb(root: string, rows: BuildRow[]): string {
   const file = path.join(root, 'state', 'db.sqlite');
-  const db = new Database(file);
-  try {
-    db.pragma('journal_mode = WAL');
-    db.exec(`CREATE TABLE IF NOT EXISTS builds (
-      id TEXT PRIMARY KEY, created DATETIME NOT NULL, used DATETIME NOT NULL,
-      rc INTEGER NOT NULL, parent TEXT,
-      FOREIGN KEY (parent) REFERENCES builds (id) ON DELETE RESTRICT)`);
-    const ins = db.prepare('INSERT OR REPLACE INTO builds (id, created, used, rc, parent) VALUES (?, ?, ?, ?, ?)');
-    for (const r of rows) ins.run(r.id, r.created, r.used ?? r.created, r.rc ?? 0, r.parent);
-  } finally {
-    db.close();
-  }
+  writeBuildsDb(file, rows);
   return file;
 }
 
