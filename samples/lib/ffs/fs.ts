@@ -100,19 +100,8 @@ export interface WriteOptions extends Attrs {
   replace?: 'truncate' | 'unlink';
 }
 
-export interface PlacedBlock {
-  /** Logical block number. */
-  lbn: number;
-  /** Offset in the file of the block's first byte. */
-  fileOffset: number;
-  /** File bytes the block holds (the last block holds fewer than bsize). */
-  length: number;
-  /** Bytes allocated to it (a block, or the fragments of a small file's tail). */
-  allocated: number;
-  /** Fragment address in the file system. */
-  fsAddr: number;
-  /** Absolute byte offset in the disk. */
-  disk: number;
+/** A block of a file as this operation placed it. */
+export interface PlacedBlock extends Extent {
   /** Allocated (or moved, when a tail grew) by this operation. */
   fresh: boolean;
   /** Not written by this operation: its bytes are whatever the disk held. */
@@ -149,11 +138,17 @@ export interface Stat {
 }
 
 export interface Extent {
+  /** Logical block number. */
   lbn: number;
+  /** Offset in the file of the block's first byte. */
   fileOffset: number;
+  /** File bytes the block holds (the last block holds fewer than bsize). */
   length: number;
+  /** Bytes allocated to it (a block, or the fragments of a small file's tail). */
   allocated: number;
+  /** Fragment address in the file system. */
   fsAddr: number;
+  /** Absolute byte offset in the disk. */
   disk: number;
 }
 
