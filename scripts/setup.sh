@@ -35,9 +35,9 @@ if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.j
 fi
 
 # Build when any source is newer than the build.
-if [ ! -f dist/cli/main.js ] || [ -n "$(find src tsconfig.json tsconfig.build.json package.json -newer dist/cli/main.js -print -quit)" ]; then
+if [ ! -f dist/cli/main.js ] || [ -n "$(find src scripts/bundle.mjs tsconfig.json tsconfig.build.json package.json -newer dist/cli/main.js -print -quit)" ]; then
   echo "setup: building" >&2
-  npx tsc -p tsconfig.build.json
+  npm run --silent build >&2
   touch dist/cli/main.js
 fi
 

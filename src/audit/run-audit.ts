@@ -205,8 +205,10 @@ function tsxEsmApi(): string {
 /** A worker thread: the compiled worker, or under tsx or vitest (development) the TypeScript source through tsx's loader. */
 function spawnWorker(): Worker {
   const options = { resourceLimits: { maxOldGenerationSizeMb: WORKER_HEAP_MB, maxYoungGenerationSizeMb: WORKER_YOUNG_MB } };
-  if (!import.meta.url.endsWith('.ts')) return new Worker(new URL('./audit-worker.js', import.meta.url), options);
-  const src = new URL('./audit-worker.ts', import.meta.url).href;
+  // '../audit/': this code runs from src/audit/ or from a bundle file one folder below dist/
+  // (scripts/bundle.mjs), and the worker is src/audit/audit-worker.ts or dist/audit/audit-worker.js.
+  if (!import.meta.url.endsWith('.ts')) return new Worker(new URL('../audit/audit-worker.js', import.meta.url), options);
+  const src = new URL('../audit/audit-worker.ts', import.meta.url).href;
   const code = `import(${JSON.stringify(tsxEsmApi())}).then((m) => { m.register(); return import(${JSON.stringify(src)}); });`;
   return new Worker(code, { ...options, eval: true });
 }

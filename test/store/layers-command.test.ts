@@ -2,6 +2,7 @@ import path from 'node:path';
 import yargs from 'yargs';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { layersCommand, runLayers } from '../../src/cli/layers-command.js';
+import { registerCommands } from '../../src/cli/command.js';
 import { LAYERS_SCHEMA } from '../../src/report/schema.js';
 import { UserError } from '../../src/util/errors.js';
 import { layerImage, makeStdStore, removeAll, tempDir, userError, writeRandom, type StdStore } from './helpers.js';
@@ -85,7 +86,7 @@ describe('layers (table)', () => {
 describe('the yargs command module', () => {
   test('parses --store and --json, and has --help', async () => {
     const help = await new Promise<string>((resolve) => {
-      void layersCommand(yargs())
+      void registerCommands(yargs(), [layersCommand])
         .exitProcess(false)
         .help()
         .parse('layers --help', (_e: unknown, _a: unknown, out: string) => resolve(out));
@@ -94,7 +95,7 @@ describe('the yargs command module', () => {
     expect(help).toContain('--json');
     let failed = '';
     try {
-      await layersCommand(yargs(['layers']))
+      await registerCommands(yargs(['layers']), [layersCommand])
         .exitProcess(false)
         .fail((msg: string) => {
           failed = msg;

@@ -140,7 +140,7 @@ describe('layer-forensics inspect in a real terminal (tmux) on the sample store'
   beforeAll(async () => {
     // No sample store, no test: building it failed, and that fails this suite.
     sample = loadSample();
-    if (!existsSync(join(ROOT, 'dist', 'cli', 'inspect-command.js'))) throw new Error('not built: run `npm run build` first');
+    if (!existsSync(join(ROOT, 'dist', 'cli', 'main.js'))) throw new Error('not built: run `npm run build` first');
     work = await mkdtemp(join(tmpdir(), 'lf-tui-e2e-'));
     // A private tmux server, Esc delivered at once, UTF-8.
     await execa('tmux', ['-L', SOCKET, '-u', 'new-session', '-d', '-s', 'keeper', 'sleep 3600']);
