@@ -13,10 +13,11 @@ import { fileURLToPath } from 'node:url';
 const root = fileURLToPath(new URL('..', import.meta.url));
 
 /**
- * string-width (yargs' help layout, ink's) builds an Intl.Segmenter and Unicode-property regular
- * expressions when it is loaded: about 55 ms here, paid by every run although only --help and the
- * terminal UI measure text. Each import of it (each installed version) becomes a function that
- * loads the real module on its first call; esbuild runs a require()d module's body only then.
+ * string-width (yargs' help layout, which yargs renders for every command it runs; ink's layout)
+ * builds an Intl.Segmenter and Unicode-property regular expressions when it is loaded: about 55 ms
+ * of every run here. Each import of it (each installed version) becomes a function that answers
+ * printable ASCII itself (one column a character, what string-width returns for it) and loads the
+ * real module on the first other text; esbuild runs a require()d module's body only then.
  */
 const deferStringWidth = {
   name: 'defer-string-width',
@@ -29,7 +30,15 @@ const deferStringWidth = {
     });
     b.onLoad({ filter: /.*/, namespace: 'deferred' }, (args) => ({
       resolveDir: root,
-      contents: `let width;\nexport default function stringWidth(text, options) {\n  width ??= require(${JSON.stringify(args.path)}).default;\n  return width(text, options);\n}\n`,
+      contents: [
+        'let width;',
+        'export default function stringWidth(text, options) {',
+        "  if (typeof text === 'string' && /^[\\x20-\\x7e]*$/.test(text)) return text.length;",
+        `  width ??= require(${JSON.stringify(args.path)}).default;`,
+        '  return width(text, options);',
+        '}',
+        '',
+      ].join('\n'),
     }));
   },
 };

@@ -14,7 +14,6 @@ import type { AuditProgress } from '../audit/run-audit.js';
 import { escapeText } from '../report/escape.js';
 import { EXIT } from '../report/exit-codes.js';
 import { toSafeJson } from '../report/json.js';
-import { defineCommand } from './command.js';
 import { setExit } from './common.js';
 import { lastString, numberOption } from './options.js';
 
@@ -241,11 +240,13 @@ function builder(y: Argv) {
     .option('quiet', { type: 'boolean', describe: 'No progress on stderr' });
 }
 
-export const auditCommand = defineCommand({
-  command: 'audit',
-  describe: 'Every layer of a store, no expected sources: what each layer proves about itself (exit 0 clean, 1 corrupt, 3 inconclusive)',
-  builder,
-  run: async (args) => {
-    await runAuditCommand({ store: args.store, layer: args.layer?.map(String), since: args.since, jobs: args.jobs as number | undefined, cache: args.cache, json: args.json, quiet: args.quiet });
-  },
-});
+export function auditCommand<T>(y: Argv<T>) {
+  return y.command(
+    'audit',
+    'Every layer of a store, no expected sources: what each layer proves about itself (exit 0 clean, 1 corrupt, 3 inconclusive)',
+    builder,
+    async (args) => {
+      await runAuditCommand({ store: args.store, layer: args.layer?.map(String), since: args.since, jobs: args.jobs as number | undefined, cache: args.cache, json: args.json, quiet: args.quiet });
+    },
+  );
+}

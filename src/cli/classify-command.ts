@@ -1,7 +1,6 @@
 // `layer-forensics classify --expected DIR --actual DIR [--corpus DIR]... [--block-size N] [--json|--markdown]`
 
 import type { Argv } from 'yargs';
-import { defineCommand } from './command.js';
 import { emitReport } from './emit-report.js';
 import { outputOptions, setExit } from './common.js';
 import { blockSizeOption, lastString } from './options.js';
@@ -14,13 +13,10 @@ function builder(y: Argv) {
     .option('block-size', { type: 'string', coerce: blockSizeOption, describe: 'Filesystem block or fragment size for regions (default 512)' });
 }
 
-export const classifyCommand = defineCommand({
-  command: 'classify',
-  describe: 'Compare an already-extracted tree against the expected sources (no QEMU)',
-  builder,
-  run: async (args) => {
+export function classifyCommand<T>(y: Argv<T>) {
+  return y.command('classify', 'Compare an already-extracted tree against the expected sources (no QEMU)', builder, async (args) => {
     const { classifyDirectories } = await import('../diagnose/classify-directories.js');
     const report = await classifyDirectories({ expected: args.expected, actual: args.actual, corpus: args.corpus, blockSize: args['block-size'] });
     setExit(emitReport(report, args));
-  },
-});
+  });
+}

@@ -4,7 +4,6 @@ import type { Argv } from 'yargs';
 import { installCleanupHandlers } from '../util/cleanup.js';
 import { UserError } from '../util/errors.js';
 import { bootOptions, sourceOptions, toDiagnoseOptions } from './boot-options.js';
-import { defineCommand } from './command.js';
 import { outputOptions, setExit } from './common.js';
 import { emitReport } from './emit-report.js';
 import { lastString } from './options.js';
@@ -24,17 +23,14 @@ function builder(y: Argv) {
     });
 }
 
-export const diagnoseCommand = defineCommand({
-  command: 'diagnose',
-  describe: 'One layer, no interaction: boot it (or read its disk: --via direct), extract, classify, verdict',
-  builder,
-  run: async (args) => {
+export function diagnoseCommand<T>(y: Argv<T>) {
+  return y.command('diagnose', 'One layer, no interaction: boot it (or read its disk: --via direct), extract, classify, verdict', builder, async (args) => {
     installCleanupHandlers();
     const opts = toDiagnoseOptions({ ...args, store: args.store!, expected: args.expected! });
     // Loaded when run, not when the command line is parsed: --help and other commands stay quick.
     const { runDiagnose } = await import('../diagnose/run-diagnose.js');
     const { report } = await runDiagnose(opts, { onEvent: args.quiet ? undefined : stderrProgress() });
     setExit(emitReport(report, args));
-  },
-});
+  });
+}
 

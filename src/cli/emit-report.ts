@@ -5,7 +5,7 @@ import { renderMarkdown } from '../report/markdown.js';
 import { renderText } from '../report/text.js';
 import { colourWanted, painter } from '../report/ansi.js';
 import { exitCodeFor } from '../report/exit-codes.js';
-import { toSafeJson } from '../report/json.js';
+import { safeJsonPieces, toSafeJson } from '../report/json.js';
 
 export interface OutputFlags {
   json?: boolean;
@@ -19,7 +19,21 @@ export function renderReport(report: Report, flags: OutputFlags, stream: { isTTY
   return renderText(report, painter(colourWanted(stream)));
 }
 
-export function emitReport(report: Report, flags: OutputFlags): number {
-  process.stdout.write(renderReport(report, flags));
+/** Up to about 64 KiB at a time: few writes, and the whole JSON document never in memory at once. */
+function writeJsonReport(report: Report, out: NodeJS.WritableStream): void {
+  let batch = '';
+  for (const piece of safeJsonPieces(report as unknown as Record<string, unknown>, 2)) {
+    batch += piece;
+    if (batch.length >= 64 * 1024) {
+      out.write(batch);
+      batch = '';
+    }
+  }
+  out.write(`${batch}\n`);
+}
+
+export function emitReport(report: Report, flags: OutputFlags, out: NodeJS.WritableStream = process.stdout): number {
+  if (flags.json) writeJsonReport(report, out);
+  else out.write(renderReport(report, flags));
   return exitCodeFor(report.verdict.kind);
 }

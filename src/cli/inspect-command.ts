@@ -9,7 +9,6 @@ import { pickCopyStep, readJobLog } from '../store/job-log.js';
 import { openStore } from '../store/store.js';
 import { UserError } from '../util/errors.js';
 import { bootOptions, sourceOptions, toDiagnoseOptions } from './boot-options.js';
-import { defineCommand } from './command.js';
 import { lastString } from './options.js';
 
 /** obuilder's usual store, used when --store is not given and it exists. */
@@ -38,11 +37,8 @@ function refuseUnknownCommand(layer: unknown, named: boolean): void {
   }
 }
 
-export const inspectCommand = defineCommand({
-  command: ['inspect [layer]', '$0 [layer]'],
-  describe: 'The interactive terminal UI: pick a layer, watch it boot, read the verdict, open every file',
-  builder,
-  run: async (args) => {
+export function inspectCommand<T>(y: Argv<T>) {
+  return y.command(['inspect [layer]', '$0 [layer]'], 'The interactive terminal UI: pick a layer, watch it boot, read the verdict, open every file', builder, async (args) => {
     refuseUnknownCommand(args.layer, args._.includes('inspect'));
     if (!process.stdin.isTTY || !process.stdout.isTTY) throw new UserError(NO_TTY_MESSAGE);
     const store = args.store ?? (existsSync(DEFAULT_STORE) ? DEFAULT_STORE : undefined);
@@ -78,5 +74,5 @@ export const inspectCommand = defineCommand({
       dst: args.dst ?? jobLog?.dst ?? DEFAULT_DST,
       exportDir: args['export-dir'] ?? process.cwd(),
     });
-  },
-});
+  });
+}

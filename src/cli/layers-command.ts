@@ -9,7 +9,6 @@ import { toSafeJson } from '../report/json.js';
 import { openStore, type Layer } from '../store/store.js';
 import { readCachedVerdicts } from '../audit/cache.js';
 import type { AuditLine } from '../audit/types.js';
-import { defineCommand } from './command.js';
 import { lastString } from './options.js';
 
 interface LayersArgs {
@@ -149,11 +148,8 @@ function builder(y: Argv) {
     .option('json', { type: 'boolean', describe: `Print exactly one JSON document (${LAYERS_SCHEMA}) on stdout` });
 }
 
-export const layersCommand = defineCommand({
-  command: 'layers',
-  describe: 'List the layers of a store, newest first: id, parent, created, chain depth, bytes held, image',
-  builder,
-  run: async (args) => {
+export function layersCommand<T>(y: Argv<T>) {
+  return y.command('layers', 'List the layers of a store, newest first: id, parent, created, chain depth, bytes held, image', builder, async (args) => {
     await runLayers({ store: args.store, json: args.json });
-  },
-});
+  });
+}

@@ -9,12 +9,9 @@ import { layersCommand } from './layers-command.js';
 import { diagnoseCommand } from './diagnose-command.js';
 import { inspectCommand } from './inspect-command.js';
 import { auditCommand } from './audit-command.js';
-import { registerCommands, runChosen } from './command.js';
 import { UserError, oneLine } from '../util/errors.js';
 import { escapeText } from '../report/escape.js';
 import { sweepStaleRunDirs } from '../util/temp-dir.js';
-
-const COMMANDS = [layersCommand, diagnoseCommand, inspectCommand, classifyCommand, auditCommand];
 
 /** Our version, from our package.json (src/cli/ and dist/cli/ are both two folders below it). */
 function version(): string {
@@ -24,10 +21,15 @@ function version(): string {
 async function main(argv: string[]): Promise<void> {
   // A run killed with SIGKILL could not clean up: its temp dir (and QEMU, if still there) go now.
   sweepStaleRunDirs();
-  const y = yargs(argv)
+  let y = yargs(argv)
     .scriptName('layer-forensics')
     .usage('$0 <command> [options]\n\nTell whether a cached obuilder QEMU layer is corrupt, which files, what they hold instead, and why.');
-  const args = await registerCommands(y, COMMANDS)
+  y = layersCommand(y);
+  y = diagnoseCommand(y);
+  y = inspectCommand(y);
+  y = classifyCommand(y);
+  y = auditCommand(y);
+  await y
     .demandCommand(1, 'Give a command (see --help).')
     .strict()
     .help()
@@ -39,7 +41,6 @@ async function main(argv: string[]): Promise<void> {
       throw err ?? new UserError(oneLine(msg));
     })
     .parseAsync();
-  await runChosen(COMMANDS, args);
 }
 
 main(hideBin(process.argv)).catch((err: unknown) => {

@@ -1,7 +1,8 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { toSafeJson } from '../../src/report/json.js';
-import { renderReport } from '../../src/cli/emit-report.js';
+import { safeJsonPieces, toSafeJson } from '../../src/report/json.js';
+import { emitReport, renderReport } from '../../src/cli/emit-report.js';
+import { Writable } from 'node:stream';
 import { layersDocument } from '../../src/cli/layers-command.js';
 import { sampleReport } from './sample-report.js';
 
@@ -42,5 +43,26 @@ describe('toSafeJson', () => {
     expect(JSON.parse(out).files[0].path).toBe('evil\u009b2J\u202e.opam');
     const doc = layersDocument('/s', [], ['db \u009b warning']);
     expect(toSafeJson(doc)).toContain('db \\u009b warning');
+  });
+
+  it('property: the pieces of a document, joined, are exactly its toSafeJson text', () => {
+    const leaf = fc.oneof(fc.string(), fc.integer(), fc.boolean(), fc.constant(null), fc.constant(undefined), fc.string({ unit: fc.constantFrom('\u009b', '\u202e', '\n', '"', 'x') }));
+    const nested = fc.oneof(leaf, fc.array(leaf, { maxLength: 3 }), fc.dictionary(fc.string(), leaf, { maxKeys: 3 }));
+    const value = fc.oneof(nested, fc.array(nested, { maxLength: 5 }));
+    fc.assert(
+      fc.property(fc.dictionary(fc.string(), value, { maxKeys: 5 }), fc.integer({ min: 0, max: 4 }), (doc, indent) => {
+        expect([...safeJsonPieces(doc, indent)].join('')).toBe(toSafeJson(doc, indent));
+      }),
+      { numRuns: 2000 },
+    );
+  });
+
+  it('diagnose and classify --json print the report in pieces, the same text as renderReport', () => {
+    const r = sampleReport();
+    r.files[0]!.path = 'evil\u009b2J\u202e.opam';
+    const writes: string[] = [];
+    const out = new Writable({ write(chunk, _enc, done) { writes.push(String(chunk)); done(); } });
+    emitReport(r, { json: true }, out);
+    expect(writes.join('')).toBe(renderReport(r, { json: true }));
   });
 });

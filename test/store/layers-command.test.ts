@@ -2,7 +2,6 @@ import path from 'node:path';
 import yargs from 'yargs';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { layersCommand, runLayers } from '../../src/cli/layers-command.js';
-import { registerCommands } from '../../src/cli/command.js';
 import { LAYERS_SCHEMA } from '../../src/report/schema.js';
 import { UserError } from '../../src/util/errors.js';
 import { layerImage, makeStdStore, removeAll, tempDir, userError, writeRandom, type StdStore } from './helpers.js';
@@ -86,7 +85,7 @@ describe('layers (table)', () => {
 describe('the yargs command module', () => {
   test('parses --store and --json, and has --help', async () => {
     const help = await new Promise<string>((resolve) => {
-      void registerCommands(yargs(), [layersCommand])
+      void layersCommand(yargs())
         .exitProcess(false)
         .help()
         .parse('layers --help', (_e: unknown, _a: unknown, out: string) => resolve(out));
@@ -95,7 +94,7 @@ describe('the yargs command module', () => {
     expect(help).toContain('--json');
     let failed = '';
     try {
-      await registerCommands(yargs(['layers']), [layersCommand])
+      await layersCommand(yargs(['layers']))
         .exitProcess(false)
         .fail((msg: string) => {
           failed = msg;
