@@ -17,6 +17,6 @@ export function classifyCommand<T>(y: Argv<T>) {
   return y.command('classify', 'Compare an already-extracted tree against the expected sources (no QEMU)', builder, async (args) => {
     const { classifyDirectories } = await import('../diagnose/classify-directories.js');
     const report = await classifyDirectories({ expected: args.expected, actual: args.actual, corpus: args.corpus, blockSize: args['block-size'] });
-    setExit(emitReport(report, args));
+    setExit(await emitReport(report, args));
   });
 }

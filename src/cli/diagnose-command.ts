@@ -30,7 +30,7 @@ export function diagnoseCommand<T>(y: Argv<T>) {
     // Loaded when run, not when the command line is parsed: --help and other commands stay quick.
     const { runDiagnose } = await import('../diagnose/run-diagnose.js');
     const { report } = await runDiagnose(opts, { onEvent: args.quiet ? undefined : stderrProgress() });
-    setExit(emitReport(report, args));
+    setExit(await emitReport(report, args));
   });
 }
 

@@ -1,5 +1,6 @@
 // Print a report in the chosen form and turn its verdict into the exit status.
 
+import { once } from 'node:events';
 import type { Report } from '../report/schema.js';
 import { renderMarkdown } from '../report/markdown.js';
 import { renderText } from '../report/text.js';
@@ -19,21 +20,27 @@ export function renderReport(report: Report, flags: OutputFlags, stream: { isTTY
   return renderText(report, painter(colourWanted(stream)));
 }
 
-/** Up to about 64 KiB at a time: few writes, and the whole JSON document never in memory at once. */
-function writeJsonReport(report: Report, out: NodeJS.WritableStream): void {
+/**
+ * About 64 KiB at a time, waiting for the reader when the stream says so: stdout to a pipe queues
+ * in memory whatever the reader has not taken yet, so a report written in one go sits there whole.
+ */
+async function writeJsonReport(report: Report, out: NodeJS.WritableStream): Promise<void> {
   let batch = '';
+  const flush = async (text: string) => {
+    if (!out.write(text)) await once(out, 'drain');
+  };
   for (const piece of safeJsonPieces(report as unknown as Record<string, unknown>, 2)) {
     batch += piece;
     if (batch.length >= 64 * 1024) {
-      out.write(batch);
+      await flush(batch);
       batch = '';
     }
   }
-  out.write(`${batch}\n`);
+  await flush(`${batch}\n`);
 }
 
-export function emitReport(report: Report, flags: OutputFlags, out: NodeJS.WritableStream = process.stdout): number {
-  if (flags.json) writeJsonReport(report, out);
+export async function emitReport(report: Report, flags: OutputFlags, out: NodeJS.WritableStream = process.stdout): Promise<number> {
+  if (flags.json) await writeJsonReport(report, out);
   else out.write(renderReport(report, flags));
   return exitCodeFor(report.verdict.kind);
 }

@@ -57,12 +57,12 @@ describe('toSafeJson', () => {
     );
   });
 
-  it('diagnose and classify --json print the report in pieces, the same text as renderReport', () => {
+  it('diagnose and classify --json print the report in pieces, the same text as renderReport', async () => {
     const r = sampleReport();
     r.files[0]!.path = 'evil\u009b2J\u202e.opam';
     const writes: string[] = [];
     const out = new Writable({ write(chunk, _enc, done) { writes.push(String(chunk)); done(); } });
-    emitReport(r, { json: true }, out);
+    await emitReport(r, { json: true }, out);
     expect(writes.join('')).toBe(renderReport(r, { json: true }));
   });
 });
