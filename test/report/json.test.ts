@@ -65,4 +65,30 @@ describe('toSafeJson', () => {
     await emitReport(r, { json: true }, out);
     expect(writes.join('')).toBe(renderReport(r, { json: true }));
   });
+
+  it('--json waits for a slow reader: what is queued stays about one 64 KiB batch, not the report', async () => {
+    const r = sampleReport();
+    const file = r.files[0]!;
+    r.files = Array.from({ length: 4000 }, (_, i) => ({ ...file, path: `packages/p${i}/opam` }));
+    const whole = renderReport(r, { json: true });
+    expect(whole.length).toBeGreaterThan(1024 * 1024);
+    const got: string[] = [];
+    let queued = 0;
+    const out = new Writable({
+      highWaterMark: 16 * 1024,
+      write(chunk, _enc, done) {
+        got.push(String(chunk));
+        setImmediate(done);
+      },
+    });
+    const origWrite = out.write.bind(out);
+    out.write = ((chunk: string) => {
+      const ok = origWrite(chunk);
+      queued = Math.max(queued, out.writableLength);
+      return ok;
+    }) as typeof out.write;
+    await emitReport(r, { json: true }, out);
+    expect(got.join('')).toBe(whole);
+    expect(queued).toBeLessThan(256 * 1024);
+  });
 });
