@@ -5,6 +5,7 @@ import { execa } from 'execa';
 import { mkdir, rm, symlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { baseImage, copyTree, fakeId, layerImage, makeStdStore, qemuImgCreate, rebaseUnsafe, tempDir, writeRandom } from '../store/helpers.js';
+import { qemuImgCreateRetrying } from '../helpers/qemu-img-create.js';
 
 export interface BadInputFixtures {
   /** `$NAME` → value, substituted in the commands and the expected lines. */
@@ -24,8 +25,8 @@ async function badLayer(root: string, seed: string, base: string): Promise<strin
 async function encryptedLayer(root: string, seed: string): Promise<string> {
   const id = fakeId(seed);
   await mkdir(path.dirname(layerImage(root, id)), { recursive: true });
-  await execa('qemu-img', [
-    'create', '-q', '--object', 'secret,id=sec0,data=evidence', '-f', 'qcow2',
+  await qemuImgCreateRetrying([
+    '-q', '--object', 'secret,id=sec0,data=evidence', '-f', 'qcow2',
     '-o', 'encrypt.format=luks,encrypt.key-secret=sec0,encrypt.iter-time=10', layerImage(root, id), '64M',
   ]);
   return id;

@@ -13,6 +13,7 @@ import {
 } from '../../src/image/qcow2-header.js';
 import { UserError } from '../../src/util/errors.js';
 import { qemuImgCreate, removeAll, tempDir, userError, writeRandom } from '../store/helpers.js';
+import { qemuImgCreateRetrying } from '../helpers/qemu-img-create.js';
 
 let dir: string;
 
@@ -268,7 +269,7 @@ describe('refuseUnsupported: one line naming the image and the feature', () => {
     test(name, async () => {
       const img = path.join(dir, 'unsupported', `${name}.qcow2`);
       await mkdir(path.dirname(img), { recursive: true });
-      await execa('qemu-img', ['create', '-q', '-f', 'qcow2', ...args.map((a) => a.replace('DIR', path.dirname(img))), img, '1M']);
+      await qemuImgCreateRetrying(['-q', '-f', 'qcow2', ...args.map((a) => a.replace('DIR', path.dirname(img))), img, '1M']);
       // The header itself reads (the store can list such a layer); opening it for reading refuses.
       const h = await readQcow2Header(img);
       expect(() => refuseUnsupported(h, img)).toThrow(message);

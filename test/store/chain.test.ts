@@ -1,4 +1,5 @@
 import { execa } from 'execa';
+import { qemuImgCreateRetrying } from '../helpers/qemu-img-create.js';
 import { mkdir, rename, rm, symlink, writeFile } from 'node:fs/promises';
 import { openStore } from '../../src/store/store.js';
 import path from 'node:path';
@@ -347,13 +348,13 @@ describe('every element of a chain is inside the store given', () => {
     const secret = ['--object', 'secret,id=sec0,data=evidence'];
     const encOpts = ['-o', 'encrypt.format=luks,encrypt.key-secret=sec0,encrypt.iter-time=10'];
     await rm(baseImage(o.root, o.base));
-    await execa('qemu-img', ['create', '-q', ...secret, '-f', 'qcow2', ...encOpts, baseImage(o.root, o.base), '64M']);
+    await qemuImgCreateRetrying(['-q', ...secret, '-f', 'qcow2', ...encOpts, baseImage(o.root, o.base), '64M']);
     expect((await userError(resolveChain(layerImage(o.root, o.a), { root: o.root }))).message).toBe(
       `layer ${o.a}: backing file ${baseImage(o.root, o.base)} is an encrypted qcow2 image (LUKS), which is not supported`,
     );
     const enc = fakeId('encrypted');
     await mkdir(path.dirname(layerImage(o.root, enc)), { recursive: true });
-    await execa('qemu-img', ['create', '-q', ...secret, '-f', 'qcow2', ...encOpts, layerImage(o.root, enc), '64M']);
+    await qemuImgCreateRetrying(['-q', ...secret, '-f', 'qcow2', ...encOpts, layerImage(o.root, enc), '64M']);
     expect((await userError(resolveChain(layerImage(o.root, enc), { root: o.root }))).message).toBe(
       `layer ${enc}: ${layerImage(o.root, enc)} is an encrypted qcow2 image (LUKS), which is not supported`,
     );
