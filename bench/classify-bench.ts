@@ -215,8 +215,8 @@ interface RunResult {
  */
 const CORE = `
 const { classifyDirectories } = await import(${JSON.stringify(join(ROOT, 'dist', 'diagnose', 'classify-directories.js'))});
-const [expected, actual, corpus] = process.argv.slice(1);
-const rep = await classifyDirectories({ expected, actual, corpus: corpus ? [corpus] : [] });
+const [expected, actual] = process.argv.slice(1);
+const rep = await classifyDirectories({ expected, actual });
 const classes = {}, regions = {};
 for (const f of rep.files) {
   classes[f.class] = (classes[f.class] ?? 0) + 1;

@@ -10,6 +10,7 @@ import { readDirectoryTree } from '../../src/extract/directory-tree.js';
 import { classifyDirectories } from '../../src/diagnose/classify-directories.js';
 import type { DiagnoseOptions, DiagnoseResult, RunControl } from '../../src/diagnose/types.js';
 import type { Layer } from '../../src/store/store.js';
+import { BOOT_DEFAULTS } from '../../src/vm/guest.js';
 import type { TuiDeps, TuiInit } from '../../src/tui/app.js';
 import { ffsDirectory, names } from '../helpers/fs-images.js';
 import { OPAM, writeTree } from '../helpers/trees.js';
@@ -172,16 +173,7 @@ export function deps(run: { run: (o: DiagnoseOptions, c: RunControl) => Promise<
 export function init(over: Partial<TuiInit> = {}): TuiInit {
   return {
     store: '/store',
-    options: {
-      store: '/store',
-      cpus: 2,
-      memoryGb: 2,
-      guestOs: 'linux',
-      guestArch: 'amd64',
-      bootTimeSec: 30,
-      accel: 'auto',
-      sshUser: 'opam',
-    },
+    options: { store: '/store', ...BOOT_DEFAULTS },
     expected: '/',
     dst: '/home/opam/src',
     exportDir: '/tmp',

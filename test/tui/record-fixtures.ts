@@ -30,6 +30,7 @@ import type { DiagnoseEvent, DiagnoseOptions, DiagnoseResult } from '../../src/d
 import { oneLine } from '../../src/util/errors.js';
 import type { BootOptions } from '../../src/vm/boot.js';
 import { kvmStatus } from '../../src/vm/accel.js';
+import { BOOT_DEFAULTS } from '../../src/vm/guest.js';
 import { loadSample, type Sample } from '../helpers/sample.js';
 import { RECORDING_SCHEMA, fixturePath, recordTree, type RecordedOutcome, type Recording, type Scenario, type TimedEvent } from './recording.js';
 
@@ -51,13 +52,7 @@ function options(over: Partial<DiagnoseOptions>): DiagnoseOptions {
     expected: S.expected,
     corpusGuest: ['/home/opam/opam-repository'],
     sshKey: S.sshKey,
-    cpus: 2,
-    memoryGb: 2,
-    guestOs: 'linux',
-    guestArch: 'amd64',
-    bootTimeSec: 30,
-    accel: 'auto',
-    sshUser: 'opam',
+    ...BOOT_DEFAULTS,
     ...over,
   };
 }
