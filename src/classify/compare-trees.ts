@@ -297,7 +297,8 @@ async function rescues(q: ProvenanceRequest, m: Match, ownPath: string): Promise
   let covered = m.stretchOffset + m.matchedBytes;
   if (m.offset + m.matchedBytes === m.candidateSize && covered < len && len <= q.head.length && isAllZero(q.head.subarray(covered, len))) covered = len;
   if (m.stretchOffset > q.edges[0] || covered < len - q.edges[1]) return false;
-  if (m.matchedBytes < Math.min(BLOCK, len)) return false;
+  // A block at least, counting the zeros after the candidate's end (its last fragment's rest).
+  if (covered - m.stretchOffset < Math.min(BLOCK, len)) return false;
   const delta = m.offset - m.stretchOffset - q.start;
   const extendsInto = async (bytes: Buffer | null, at: number, readCand: (pos: number, n: number) => Promise<Buffer>): Promise<boolean> => {
     if (!bytes) return false;

@@ -26,6 +26,9 @@
 //      CR, digits) found in the expected bytes around it. A whole file (nothing agrees) takes less
 //      than 30 %, measured both ways, and, for text, must end the way a window of another file
 //      does: NUL-padded (that file was shorter) or cut mid-line where the expected ends a line.
+//   4. and its tail must not be the expected bytes of the same run moved along (64 bytes and a
+//      quarter of the run at least): an insertion at a block boundary shifts what follows, and a
+//      file cut back to its old size after it shows only a little of that shift.
 // Anything else is an edit. An edit that an exact provenance match shows to be another file's
 // aligned blocks (a long chance agreement at an edge, or content much like the expected) is turned
 // back into stale later (compare-trees.ts), under guards that keep another version of the same
@@ -46,6 +49,8 @@ export const SHAPE_EDIT = 0.85;
 /** Explained fraction from which a run (a whole file) is an edit. */
 export const RUN_EXPLAINED = 0.6;
 export const WHOLE_EXPLAINED = 0.3;
+/** The shortest tail of a run that reads as the expected text moved along by an insertion. */
+const DISPLACED_MIN = 64;
 
 export interface RunFacts {
   /** The run in the file: [start, end), start on a 512-byte boundary, end on one or at EOF. */
@@ -189,6 +194,10 @@ export async function judgeRun(f: RunFacts): Promise<RunJudgement> {
   if (explained >= limit) {
     return { ...base, kind: 'edit', hard: false, rescuable: true, why: `${pct(explained)} of the bytes are the expected ones, moved or edited`, explained, shape };
   }
+  const moved = f.actual.length === f.end - f.start ? displacedTail(f.actual, f.expected, pre) : 0;
+  if (moved > 0) {
+    return { ...base, kind: 'edit', hard: false, rescuable: true, why: `text inserted near the start of the run: its last ${moved} bytes are the expected ones, moved along`, explained, shape };
+  }
   if (f.wholeFile && f.expectedText && !endsCut(f.actualTail, f.expectedTail)) {
     // A whole text file of other text that ends the way the expected one does: stale text is a
     // window of another file, cut at this file's size, so it rarely does. An edit keeps the end.
@@ -203,6 +212,33 @@ export async function judgeRun(f: RunFacts): Promise<RunJudgement> {
     explained,
     shape,
   };
+}
+
+/**
+ * The length of the run's tail that is the expected bytes of the same run, moved along: what an
+ * insertion near the run's start leaves when everything after it shifted (and the file was then
+ * cut at its old size, so only a little of the shift shows). 0 unless that tail is long enough not
+ * to be chance: DISPLACED_MIN bytes and a quarter of the run past its agreeing head. Stale content
+ * would have to end with this very file's text from a little earlier in the same block.
+ */
+export function displacedTail(actual: Uint8Array, expected: Uint8Array, from: number): number {
+  const n = actual.length;
+  const need = Math.max(DISPLACED_MIN, Math.ceil((n - from) / 4));
+  if (expected.length !== n || n - from <= need) return 0;
+  const probe = actual.subarray(n - DISPLACED_MIN);
+  const exp = Buffer.from(expected.buffer, expected.byteOffset, n);
+  let best = 0;
+  // Each place the expected bytes hold the run's last bytes earlier than the run does.
+  for (let q = exp.indexOf(probe, from); q >= 0 && q < n - DISPLACED_MIN; q = exp.indexOf(probe, q + 1)) {
+    let i = n - DISPLACED_MIN - 1;
+    let j = q - 1;
+    while (j >= from && actual[i] === expected[j]) {
+      i--;
+      j--;
+    }
+    best = Math.max(best, n - 1 - i);
+  }
+  return best >= need ? best : 0;
 }
 
 /**

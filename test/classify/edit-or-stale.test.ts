@@ -66,6 +66,19 @@ describe('edits are modified, whatever their size', () => {
     expect(file.detail).toMatchObject(detail);
   });
 
+  it('lines inserted at a block boundary of a file then cut back to its old size (found by fast-check)', async () => {
+    // The first block ends with a line; the inserted lines fill most of the last block and push
+    // the rest along, so only 112 of its 262 bytes are the expected ones: moved, not unrelated.
+    const head = source(512, 11);
+    const e = Buffer.concat([head.subarray(0, lineStart(head, 511)), Buffer.from(' '.repeat(511 - lineStart(head, 511)) + '\n'), source(262, 12)]);
+    expect(e.length).toBe(774);
+    const inserted = '  depends x509 dune 968\n  depends x509 handshake let dune dune lwt 608\n  lwt version x509 512\n  x509 handshake x509 608\n';
+    const a = insertAt(e, 512, inserted).subarray(0, e.length);
+    const { file, verdict } = await one(e, a);
+    expect(file.class).toBe('modified');
+    expect(verdict.kind).toBe('inconclusive');
+  });
+
   it('LF endings where CRLF was expected', async () => {
     const e = Buffer.from(genOpam(rng(3)).toString().replace(/\n/g, '\r\n'));
     const { file } = await one(e, Buffer.from(e.toString().replace(/\r\n/g, '\n')));
@@ -164,6 +177,21 @@ describe('stale blocks are stale, edits around them or not', () => {
     expect(verdict.kind).toBe('soft-updates-data-loss');
     // Without the sibling to show where the block came from, 200 bytes agreeing at its start read as an edit.
     expect((await one(e, a)).file.class).toBe('modified');
+  });
+
+  it("a sibling's last fragment (its text, then zeros) that reads like an edit is found by its origin (found by fast-check)", async () => {
+    // The sibling quotes 504 bytes of the expected file and ends there: the stale block is those
+    // bytes and the 8 zeros after the sibling's end, aligned 512-byte blocks of it exactly.
+    const e = source(20_000, 21);
+    const sibling = Buffer.concat([other.subarray(0, 4608), e.subarray(3000, 3504)]);
+    const a = Buffer.from(e);
+    a.fill(0, 14_848, 15_360);
+    sibling.copy(a, 14_848, 4608);
+    expect((await one(e, a)).file.class).toBe('modified');
+    const { file, verdict } = await one(e, a, { corpus: memTree({ 'lib/sibling.ml': sibling }) });
+    expect(file.class).toBe('partial');
+    expect(file.provenance).toMatchObject({ source: 'corpus', path: 'lib/sibling.ml', offset: 4608, fileOffset: 14_848, matchedBytes: 504 });
+    expect(verdict.kind).toBe('soft-updates-data-loss');
   });
 
   it('a sibling whose neighbouring block is the same as the expected one is not named: it could be another version', async () => {
