@@ -39,6 +39,11 @@ export interface CompareOptions {
   candidates?: CandidateSource[];
   /** Where a directory block came from (the producer answers; optional). */
   directoryOfInode?: DirectoryOfInode;
+  /**
+   * The owner, from the disk, of every byte of [start, start + length) of a layer's file, when
+   * the producer can tell (direct reading: another file's blocks in an ancestor layer); optional.
+   */
+  originOnDisk?: (entry: TreeEntry, start: number, length: number) => Promise<Provenance | null>;
   /** How many files are read at once. */
   concurrency?: number;
   onProgress?: (done: number, total: number) => void;
@@ -333,71 +338,89 @@ function toProvenance(m: Match, fileOffset: number): Provenance {
   return { source: m.source, path: m.path, root: m.root, matchedBytes: m.matchedBytes, offset: m.offset, fileOffset };
 }
 
+/** The index of the candidate origins, built for what the pending requests may match; or none. */
+async function indexFor(withRequests: Pending[], opts: CompareOptions, book: HeadBook): Promise<ProvenanceIndex | null> {
+  if (opts.provenance) return opts.provenance;
+  if ((opts.candidates?.length ?? 0) === 0) return null;
+  const wanted = new Wanted();
+  for (const p of withRequests) {
+    for (const q of p.result?.requests ?? []) addWanted(wanted, q.head);
+    if (p.extraHead) addWanted(wanted, p.extraHead);
+  }
+  return buildIndex(opts.candidates!, wanted, book);
+}
+
+/**
+ * Where a run's bytes came from: for a stale run, the candidate file holding them; for an edit
+ * that may be stale (rescue), a candidate match that passes the guards, else the disk itself
+ * (another file's blocks in an ancestor layer). Null when nothing shows it.
+ */
+async function originOf(p: Pending, q: ProvenanceRequest, index: ProvenanceIndex | null, opts: CompareOptions): Promise<Provenance | null> {
+  const readMore = (pos: number, n: number) => readRange(p.actual, q.start + pos, n);
+  const m = index ? await index.lookup(q.head, { exclude: { source: 'expected', path: p.report.path }, length: q.end - q.start, readMore }) : null;
+  if (q.kind === 'stale') return m ? toProvenance(m, q.start + m.stretchOffset) : null;
+  if (m && (await rescues(q, m, p.report.path))) return toProvenance(m, q.start + m.stretchOffset);
+  return opts.originOnDisk ? opts.originOnDisk(p.actual, q.start, q.end - q.start) : null;
+}
+
+/** One file's second pass: its runs traced, the rescued ones turned stale, provenance attached. */
+async function traceFile(p: Pending, index: ProvenanceIndex | null, opts: CompareOptions): Promise<void> {
+  const r = p.report;
+  if (p.extraHead) {
+    const m = index ? await index.lookup(p.extraHead, { length: p.actual.size }) : null;
+    if (m) r.provenance = toProvenance(m, m.stretchOffset);
+    return;
+  }
+  const res = p.result!;
+  const rescued = new Set<number>();
+  const found: Provenance[] = [];
+  for (const q of res.requests) {
+    const prov = await originOf(p, q, index, opts);
+    if (!prov) continue;
+    if (q.kind === 'rescue') rescued.add(q.run);
+    found.push(prov);
+  }
+  if (rescued.size > 0 && res.refinish) {
+    const again = await res.refinish(rescued);
+    r.class = again.class;
+    r.regions = again.regions;
+    r.detail = again.detail;
+  }
+  // Provenance of runs that ended up stale only.
+  for (const p2 of found) {
+    const region = r.regions.find((x) => (p2.fileOffset ?? 0) >= x.offset && (p2.fileOffset ?? 0) < x.offset + x.length);
+    if (r.class === 'modified' || region?.class === 'modified') continue;
+    attach(r, p2);
+  }
+}
+
+/** A directory block's directory, by the inode its `.` entry names (the producer answers). */
+async function nameDirectories(pending: Pending[], directoryOfInode: DirectoryOfInode): Promise<void> {
+  const cache = new Map<number, Promise<string | null>>();
+  for (const p of pending) {
+    for (const d of p.result?.dirRequests ?? []) {
+      const r = p.report;
+      const region = r.regions.find((x) => d.start >= x.offset && d.start < x.offset + x.length);
+      if (r.class === 'modified' || region?.class !== 'directory-block') continue;
+      if (!cache.has(d.ino)) cache.set(d.ino, directoryOfInode(d.ino, d.names).catch(() => null));
+      const dir = await cache.get(d.ino)!;
+      if (!dir) continue;
+      const prov: Provenance = { source: 'guest', path: dir, root: '/', matchedBytes: d.length, offset: 0, fileOffset: d.start };
+      if (!region.provenance) region.provenance = prov;
+      if (!r.provenance) r.provenance = prov;
+      r.detail = { ...r.detail, directoryInode: d.ino };
+    }
+  }
+}
+
 /** The second pass: trace stale stretches, and turn back into stale the edits a match explains. */
 async function trace(pending: Pending[], opts: CompareOptions, book: HeadBook): Promise<void> {
   const withRequests = pending.filter((p) => (p.result?.requests.length ?? 0) > 0 || p.extraHead);
-  if (withRequests.length > 0 && (opts.provenance || (opts.candidates?.length ?? 0) > 0)) {
-    let index = opts.provenance;
-    if (!index) {
-      const wanted = new Wanted();
-      for (const p of withRequests) {
-        for (const q of p.result?.requests ?? []) addWanted(wanted, q.head);
-        if (p.extraHead) addWanted(wanted, p.extraHead);
-      }
-      index = await buildIndex(opts.candidates!, wanted, book);
-    }
-    await mapPool(withRequests, { concurrency: 4 }, async (p) => {
-      const r = p.report;
-      if (p.extraHead) {
-        const m = await index.lookup(p.extraHead, { length: p.actual.size });
-        if (m) r.provenance = toProvenance(m, m.stretchOffset);
-        return;
-      }
-      const res = p.result!;
-      const exclude = { source: 'expected' as const, path: r.path };
-      const rescued = new Set<number>();
-      const found: Provenance[] = [];
-      for (const q of res.requests) {
-        const readMore = (pos: number, n: number) => readRange(p.actual, q.start + pos, n);
-        const m = await index.lookup(q.head, { exclude, length: q.end - q.start, readMore });
-        if (!m) continue;
-        if (q.kind === 'rescue') {
-          if (!(await rescues(q, m, r.path))) continue;
-          rescued.add(q.run);
-        }
-        found.push(toProvenance(m, q.start + m.stretchOffset));
-      }
-      if (rescued.size > 0 && res.refinish) {
-        const again = await res.refinish(rescued);
-        r.class = again.class;
-        r.regions = again.regions;
-        r.detail = again.detail;
-      }
-      // Provenance of runs that ended up stale only.
-      for (const p2 of found) {
-        const region = r.regions.find((x) => (p2.fileOffset ?? 0) >= x.offset && (p2.fileOffset ?? 0) < x.offset + x.length);
-        if (r.class === 'modified' || region?.class === 'modified') continue;
-        attach(r, p2);
-      }
-    });
+  if (withRequests.length > 0) {
+    const index = await indexFor(withRequests, opts, book);
+    if (index || opts.originOnDisk) await mapPool(withRequests, { concurrency: 4 }, (p) => traceFile(p, index, opts));
   }
-  if (opts.directoryOfInode) {
-    const cache = new Map<number, Promise<string | null>>();
-    for (const p of pending) {
-      for (const d of p.result?.dirRequests ?? []) {
-        const r = p.report;
-        const region = r.regions.find((x) => d.start >= x.offset && d.start < x.offset + x.length);
-        if (r.class === 'modified' || region?.class !== 'directory-block') continue;
-        if (!cache.has(d.ino)) cache.set(d.ino, opts.directoryOfInode(d.ino, d.names).catch(() => null));
-        const dir = await cache.get(d.ino)!;
-        if (!dir) continue;
-        const prov: Provenance = { source: 'guest', path: dir, root: '/', matchedBytes: d.length, offset: 0, fileOffset: d.start };
-        if (!region.provenance) region.provenance = prov;
-        if (!r.provenance) r.provenance = prov;
-        r.detail = { ...r.detail, directoryInode: d.ino };
-      }
-    }
-  }
+  if (opts.directoryOfInode) await nameDirectories(pending, opts.directoryOfInode);
 }
 
 /**

@@ -512,7 +512,7 @@ async function finishSameSize(
     return { class: 'modified', regions, detail };
   }
   const matchedBytes = regions.filter((r) => r.class === 'match').reduce((n, r) => n + r.length, 0);
-  const why = staleKept[0]!.why;
+  const why = rescuedWhy(staleKept[0]!, rescued, judged);
   if (matchedBytes > 0 || edits.length > 0) {
     const detail: Record<string, unknown> = { matchedBytes, blockSize, why, runs: runDetail(judged) };
     if (regionList.truncated) detail.regionsTruncated = true;

@@ -29,6 +29,9 @@
 //   4. and its tail must not be the expected bytes of the same run moved along (64 bytes and a
 //      quarter of the run at least): an insertion at a block boundary shifts what follows, and a
 //      file cut back to its old size after it shows only a little of that shift.
+//   5. and, for a run that reaches the end of the file (one edge only, and an edit that rewrites
+//      the end of a file while keeping its size leaves the same bytes), an origin: another file's
+//      aligned blocks holding exactly those bytes (the rescue below). Junk and zeros need none.
 // Anything else is an edit. An edit that an exact provenance match shows to be another file's
 // aligned blocks (a long chance agreement at an edge, or content much like the expected) is turned
 // back into stale later (compare-trees.ts), under guards that keep another version of the same
@@ -197,6 +200,11 @@ export async function judgeRun(f: RunFacts): Promise<RunJudgement> {
   const moved = f.actual.length === f.end - f.start ? displacedTail(f.actual, f.expected, pre) : 0;
   if (moved > 0) {
     return { ...base, kind: 'edit', hard: false, rescuable: true, why: `text inserted near the start of the run: its last ${moved} bytes are the expected ones, moved along`, explained, shape };
+  }
+  if (f.atEof && !f.wholeFile) {
+    // One edge only: an edit that rewrote the end of the file from a block boundary, and kept its
+    // size, reads the same. Stale only when another file's blocks are found there (compare-trees).
+    return { ...base, kind: 'edit', hard: false, rescuable: true, why: `other bytes from a block boundary to the end (${pct(explained)} explained), and no file they come from`, explained, shape };
   }
   if (f.wholeFile && f.expectedText && !endsCut(f.actualTail, f.expectedTail)) {
     // A whole text file of other text that ends the way the expected one does: stale text is a

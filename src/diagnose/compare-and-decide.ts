@@ -29,6 +29,8 @@ export interface CompareInput {
   builtOn?: string[];
   /** The producer's answer to "which directory has inode N" (boot, direct), for directory blocks. */
   directoryOfInode?: Extracted['directoryOfInode'];
+  /** The producer's proof from the disk of where a run's bytes came from (direct reading). */
+  originOnDisk?: Extracted['originOnDisk'];
   /**
    * What the producer can add to the files before the verdict is decided: where their bytes are
    * on disk, and the owner of stale blocks in an ancestor layer (direct reading).
@@ -53,6 +55,7 @@ export async function compareAndDecide(input: CompareInput): Promise<Decision> {
       blockSize: input.blockSize ?? DEFAULT_BLOCK_SIZE,
       candidates: input.candidates,
       directoryOfInode: input.directoryOfInode,
+      originOnDisk: input.originOnDisk,
       onProgress: (done, total) => emit(input.onEvent, { type: 'classify-progress', done, total }),
     });
     await input.refine?.(files);

@@ -171,6 +171,7 @@ async function extractAndDecide(opts: DiagnoseOptions, p: Prepared, ctl: RunCont
       storeSpec: opts.store,
       builtOn: p.target.builtOn,
       directoryOfInode: extracted.directoryOfInode?.bind(extracted),
+      originOnDisk: extracted.originOnDisk?.bind(extracted),
       refine: (files) => addDiskEvidence(extracted, files),
       onEvent,
     });

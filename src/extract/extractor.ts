@@ -4,8 +4,8 @@
 // and a `close()` that releases what it holds (stops QEMU, closes the image). Classification,
 // verdicts and reports never know which producer ran.
 
-import type { Extraction, FileReport } from '../report/schema.js';
-import type { Tree } from '../tree/tree.js';
+import type { Extraction, FileReport, Provenance } from '../report/schema.js';
+import type { Tree, TreeEntry } from '../tree/tree.js';
 import type { OnEvent, PlannedStep } from '../util/events.js';
 
 export type Via = Extraction['via'];
@@ -52,6 +52,13 @@ export interface Extracted {
    * Called after classification, before close().
    */
   traceStale?(files: FileReport[]): Promise<void>;
+  /**
+   * The owner, from the disk itself, of every byte of [start, start + length) of one of `tree`'s
+   * files (direct: another file's blocks in an ancestor layer, the same bytes there), or null.
+   * What shows a run the bytes alone cannot tell from an edit to be stale. Called during
+   * classification, before close(). Optional.
+   */
+  originOnDisk?(entry: TreeEntry, start: number, length: number): Promise<Provenance | null>;
   /**
    * The absolute guest path of the directory whose inode number is `ino` (a directory block's `.`
    * entry holds it), or null when the layer has none; `names` (the entries the block decodes to)

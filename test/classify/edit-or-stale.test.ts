@@ -79,6 +79,28 @@ describe('edits are modified, whatever their size', () => {
     expect(verdict.kind).toBe('inconclusive');
   });
 
+  it('the end of a file rewritten from a block boundary, size kept: an edit, unless another file holds those bytes (found by fast-check)', async () => {
+    // One edge only: other text from offset 1536 to the end reads the same whether a paragraph
+    // was replaced there or the last fragment was never written. The origin decides.
+    const e = source(2152, 31);
+    const donor = source(4096, 32);
+    const a = Buffer.from(e);
+    donor.copy(a, 1536, 2048, 2048 + 616);
+    const alone = await one(e, a);
+    expect(alone.file.class).toBe('modified');
+    expect(JSON.stringify(alone.file.detail)).toMatch(/to the end .*no file they come from/);
+    expect(alone.verdict.kind).toBe('inconclusive');
+    const traced = await one(e, a, { corpus: memTree({ 'lib/donor.ml': donor }) });
+    expect(traced.file.class).toBe('partial');
+    expect(traced.file.provenance).toMatchObject({ path: 'lib/donor.ml', offset: 2048, fileOffset: 1536 });
+    expect(traced.verdict.kind).toBe('soft-updates-data-loss');
+    // Binary too: random bytes over the last fragment of a compressed file.
+    const gz = gzipSync(Buffer.concat([e, donor]));
+    const g = Buffer.from(gz);
+    for (let i = 1024; i < g.length; i++) g[i] = (i * 131 + 7) & 0xff;
+    expect((await one(gz, g, { path: 'f.gz' })).file.class).toBe('modified');
+  });
+
   it('LF endings where CRLF was expected', async () => {
     const e = Buffer.from(genOpam(rng(3)).toString().replace(/\n/g, '\r\n'));
     const { file } = await one(e, Buffer.from(e.toString().replace(/\r\n/g, '\n')));

@@ -5,7 +5,7 @@
 // without QEMU, and leave the store as it was.
 
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -145,9 +145,35 @@ describe('diagnose --via direct on the OpenBSD-shaped sample', () => {
     expect(by['tls-eio.opam'].storage.blocks.every((b: { layer: string | null }) => b.layer === null)).toBe(true);
     expect(by['tls-async.opam'].storage.blocks.map((b: { layer: string | null }) => b.layer)).toEqual([O.layers.opamRepo]);
     expect(by['tls-mirage.opam'].storage.blocks.every((b: { layer: string | null }) => b.layer === O.layers.copyCorrupt)).toBe(true);
+    // CHANGES.md lost its last blocks: other text from a block boundary to the end, which the
+    // bytes alone cannot tell from an edit; the disk shows them the parent's README's blocks.
+    expect(by['CHANGES.md'].regions.map((g: { offset: number; length: number; class: string }) => [g.offset, g.length, g.class])).toEqual([
+      [0, 16384, 'match'],
+      [16384, 40000 - 16384, 'foreign-text'],
+    ]);
+    expect(by['CHANGES.md'].provenance).toMatchObject({ matchedBytes: 40000 - 16384, offset: 16384 });
+    expect(by['CHANGES.md'].detail.why).toBe("another file's blocks, exactly (provenance)");
     const vectors = by['tests/vectors.json'];
     expect(vectors.regions.filter((g: { class: string }) => g.class === 'match')[0]).toMatchObject({ offset: 0 });
     expect(vectors.regions.some((g: { offset: number; class: string }) => g.offset >= 12 * 16384 && g.class === 'foreign-binary')).toBe(true);
+  });
+
+  it('without the disk, the same bytes of CHANGES.md read as an edit: classify of the files read out says modified', async () => {
+    const out = join(tmp, 'read-out');
+    mkdirSync(out, { recursive: true });
+    // The layer's CHANGES.md as the direct reader sees it (icat of its inode), next to the expected one.
+    const { file, home } = raw(O.layers.copyCorrupt);
+    const fls = run('fls', ['-f', 'ufs2', '-o', String(home), '-r', '-p', file]);
+    const ino = /(\d+):\topam\/src\/CHANGES\.md$/m.exec(fls)![1]!;
+    writeFileSync(join(out, 'CHANGES.md'), execFileSync('icat', ['-f', 'ufs2', '-o', String(home), file, ino], { maxBuffer: 64 << 20 }));
+    const expected = join(tmp, 'expected-changes');
+    mkdirSync(expected, { recursive: true });
+    execFileSync('cp', [join(O.expected, 'CHANGES.md'), expected]);
+    const r = await runCli(['classify', '--expected', expected, '--actual', out, '--json']);
+    expect(r.exitCode, String(r.stderr)).toBe(3);
+    const doc = JSON.parse(String(r.stdout));
+    expect(doc.files[0]).toMatchObject({ path: 'CHANGES.md', class: 'modified' });
+    expect(doc.files[0].detail.runs[0].why).toMatch(/to the end .*no file they come from/);
   });
 
   it('the clean sibling is clean (exit 0)', async () => {

@@ -9,7 +9,8 @@
 //       → copyCorrupt: the tls sources copied in, metadata written, data lost the soft-updates
 //         way: tls.opam holds a directory block freed by the prune, tls-async.opam the zxcvbn opam
 //         file it freed, tls-lwt.opam the old repository config, tls-eio.opam zeros (blocks never
-//         used), CHANGES.md one stale block of a deleted README (partial), tests/vectors.json the
+//         used), CHANGES.md its last blocks, stale blocks of a deleted README up to its end
+//         (partial: only the disk tells them from an edit), tests/vectors.json the
 //         blocks behind its indirect block (a deleted download's bytes);
 //       → copyClean: the same copy done right (a sibling).
 //
@@ -111,7 +112,7 @@ const PLAN: { path: string; cg?: number; lose?: Lose }[] = [
   { path: 'tls-eio.opam', cg: CG.zeros, lose: true },
   { path: 'tls-mirage.opam' },
   { path: 'tls-miou-unix.opam' },
-  { path: 'CHANGES.md', cg: CG.readme, lose: (lbn) => lbn === 1 },
+  { path: 'CHANGES.md', cg: CG.readme, lose: (lbn) => lbn >= 1 },
   { path: 'tests/vectors.json', cg: CG.download, lose: (lbn) => lbn >= 12 },
 ];
 
@@ -155,7 +156,7 @@ function reopen(disk: Disk, l: Layout): State {
 function checkLosses(placed: Map<string, Placement>): void {
   const lost = (p: string) => placed.get(p)!.blocks.filter((b) => b.lost).length;
   for (const p of ['tls.opam', 'tls-async.opam', 'tls-lwt.opam', 'tls-eio.opam']) if (lost(p) !== placed.get(p)!.blocks.length) throw new Error(`${p}: not every block was lost`);
-  if (lost('CHANGES.md') !== 1) throw new Error('CHANGES.md: expected one lost block');
+  if (lost('CHANGES.md') < 2) throw new Error('CHANGES.md: expected its last blocks lost');
   if (lost('tests/vectors.json') < 1 || placed.get('tests/vectors.json')!.indirect.length < 1) throw new Error('tests/vectors.json: expected lost blocks behind an indirect block');
 }
 

@@ -8,14 +8,14 @@ import { elementLabel, openLayerDevice } from '../../store/layer-device.js';
 import type { ChainDevice } from '../../image/chain-device.js';
 import type { FileReport } from '../../report/schema.js';
 import type { ChainLink } from '../../store/chain.js';
-import { treeTotals } from '../../tree/tree.js';
+import { treeTotals, type TreeEntry } from '../../tree/tree.js';
 import { firstPaths, ROOTINO } from '../../fs/ffs/index.js';
 import { runStep } from '../../util/events.js';
 import { noGaps, type Extracted, type Extractor, type ExtractRequest } from '../extractor.js';
 import { FsSource } from './fs-source.js';
 import { readFsTree } from './fs-tree.js';
 import { locateDst, type Located } from './locate.js';
-import { traceToAncestors, type AncestorView } from './trace.js';
+import { ancestorOwnerOf, traceToAncestors, type AncestorView, type DiskInput } from './trace.js';
 
 export interface DirectExtractorOptions {
   /** The layer's resolved chain, the layer first, the base last. */
@@ -100,6 +100,13 @@ export function directExtractor(o: DirectExtractorOptions): Extractor {
           { start: req.dst, done: (t) => `${treeTotals(t).files} files, ${treeTotals(t).bytes} bytes` },
         );
         const { files, bytes } = treeTotals(tree);
+        const onDisk: DiskInput = {
+          disk,
+          ancestors: ancestorsOf(o.links),
+          partitionOffset: loc.partition.offset,
+          fragmentSize: loc.fs.info.fragmentSize,
+          mountpoint: loc.mountpoint,
+        };
         return {
           via: 'direct',
           tree,
@@ -107,15 +114,8 @@ export function directExtractor(o: DirectExtractorOptions): Extractor {
           candidates: [],
           gaps: noGaps(),
           directoryOfInode: async (ino: number, names: string[] = []) => directoryOfInode(source, loc, ino, names),
-          traceStale: async (reports: FileReport[]) =>
-            traceToAncestors({
-              files: reports,
-              disk,
-              ancestors: ancestorsOf(o.links),
-              partitionOffset: loc.partition.offset,
-              fragmentSize: loc.fs.info.fragmentSize,
-              mountpoint: loc.mountpoint,
-            }),
+          traceStale: async (reports: FileReport[]) => traceToAncestors({ files: reports, ...onDisk }),
+          originOnDisk: async (entry: TreeEntry, start: number, length: number) => (entry.storage ? ancestorOwnerOf(onDisk, entry.storage, start, length) : null),
           // The files stay readable after this: a read then opens the chain again for itself.
           close: async () => {
             await runStep(req.onEvent, 'close', async () => source.close());

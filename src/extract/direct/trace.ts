@@ -6,14 +6,15 @@
 // `.` entry names that very directory.
 
 import type { BlockDevice } from '../../image/block-device.js';
+import type { FileStorage } from '../../tree/tree.js';
 import { addOwnerPaths, findOwners, FfsFilesystem, type FragmentOwner } from '../../fs/ffs/index.js';
 import { STALE_CLASSES, type FileReport, type Provenance } from '../../report/schema.js';
 import { UserError } from '../../util/errors.js';
 import { readVolumes } from '../../volume/index.js';
 
-/** A stale byte range of a damaged file on the disk. */
-interface StaleRange {
-  file: FileReport;
+/** A stale byte range of a damaged file (or of a run still being judged: `K`) on the disk. */
+interface StaleRange<K> {
+  file: K;
   /** Offset in the file, length, and where it is on the disk. */
   offset: number;
   length: number;
@@ -35,6 +36,7 @@ export interface AncestorView {
 
 export interface TraceInput {
   files: FileReport[];
+  /** (The rest is the disk and its ancestors: `DiskInput`.) */
   /** The layer's own view of the disk (to read the stale bytes). */
   disk: BlockDevice;
   /** Parent first, base last. */
@@ -45,23 +47,28 @@ export interface TraceInput {
   mountpoint: string | null;
 }
 
+export type DiskInput = Omit<TraceInput, 'files'>;
+
 /** The stale parts of a damaged file: its whole bytes, or its non-matching regions. */
-function staleRanges(f: FileReport): StaleRange[] {
+function staleRanges(f: FileReport): StaleRange<FileReport>[] {
   if (!STALE_CLASSES.has(f.class) || !f.storage) return [];
   const wanted = f.class === 'partial' ? f.regions.filter((r) => r.class !== 'match') : [{ offset: 0, length: f.actualSize ?? 0 }];
-  const out: StaleRange[] = [];
-  for (const w of wanted) {
-    for (const b of f.storage.blocks) {
-      const lo = Math.max(w.offset, b.offset);
-      const hi = Math.min(w.offset + w.length, b.offset + b.length);
-      if (hi > lo && b.disk !== null) out.push({ file: f, offset: lo, length: hi - lo, disk: b.disk + (lo - b.offset) });
-    }
+  return wanted.flatMap((w) => rangesOnDisk(f, f.storage!, w.offset, w.length));
+}
+
+/** Where the bytes [offset, offset + length) of a file lie on the disk (holes left out). */
+function rangesOnDisk<K>(key: K, storage: FileStorage, offset: number, length: number): StaleRange<K>[] {
+  const out: StaleRange<K>[] = [];
+  for (const b of storage.blocks) {
+    const lo = Math.max(offset, b.offset);
+    const hi = Math.min(offset + length, b.offset + b.length);
+    if (hi > lo && b.disk !== null) out.push({ file: key, offset: lo, length: hi - lo, disk: b.disk + (lo - b.offset) });
   }
   return out;
 }
 
 /** The fragments (of the partition's filesystem) a range covers. */
-function fragmentsOf(r: StaleRange, partitionOffset: number, fsize: number): number[] {
+function fragmentsOf(r: StaleRange<unknown>, partitionOffset: number, fsize: number): number[] {
   const first = Math.floor((r.disk - partitionOffset) / fsize);
   const last = Math.floor((r.disk - partitionOffset + r.length - 1) / fsize);
   return Array.from({ length: last - first + 1 }, (_, i) => first + i);
@@ -85,7 +92,7 @@ function dotInode(chunk: Buffer): number | null {
  * holds the same bytes, or the bytes are a block of that very directory (its `.` entry names it:
  * removing a directory's entries rewrites its block before the block is freed).
  */
-function explains(input: TraceInput, ancestor: BlockDevice, owner: Extract<FragmentOwner, { kind: 'inode' }>, fragStart: number, fsize: number): boolean {
+function explains(input: DiskInput, ancestor: BlockDevice, owner: Extract<FragmentOwner, { kind: 'inode' }>, fragStart: number, fsize: number): boolean {
   const mine = Buffer.alloc(fsize);
   input.disk.read(mine, fragStart);
   const theirs = Buffer.alloc(fsize);
@@ -107,7 +114,7 @@ function isFree(fs: FfsFilesystem, fragment: number): boolean {
  * Ask each ancestor in turn, nearest first, who owned the fragments no nearer ancestor explained:
  * the first owner whose bytes (or whose directory identity) match is the one named.
  */
-function claimFragments(input: TraceInput, ranges: StaleRange[]): Map<number, Claim> {
+function claimFragments(input: DiskInput, ranges: StaleRange<unknown>[]): Map<number, Claim> {
   const claims = new Map<number, Claim>();
   const all = [...new Set(ranges.flatMap((r) => fragmentsOf(r, input.partitionOffset, input.fragmentSize)))];
   for (const anc of input.ancestors) {
@@ -153,8 +160,8 @@ interface Attribution {
 }
 
 /** Per file, the owners of its stale fragments, largest first. */
-function attribute(input: TraceInput, ranges: StaleRange[], claims: Map<number, Claim>, fsize: number): Map<FileReport, Attribution[]> {
-  const byFile = new Map<FileReport, Map<string, Attribution>>();
+function attribute<K>(input: DiskInput, ranges: StaleRange<K>[], claims: Map<number, Claim>, fsize: number): Map<K, Attribution[]> {
+  const byFile = new Map<K, Map<string, Attribution>>();
   for (const r of ranges) {
     for (const frag of fragmentsOf(r, input.partitionOffset, fsize)) {
       const c = claims.get(frag);
@@ -194,8 +201,27 @@ export function traceToAncestors(input: TraceInput): void {
     const top = owners[0];
     if (!top) continue;
     if (file.provenance) file.detail.contentProvenance = file.provenance;
-    const p: Provenance = { source: 'parent-layer', path: top.path, root: input.mountpoint ?? '/', matchedBytes: top.matchedBytes, offset: top.offset, layer: top.layer };
-    file.provenance = p;
+    file.provenance = provenanceOf(input, top);
     file.detail.owners = owners;
   }
+}
+
+function provenanceOf(input: DiskInput, top: Attribution): Provenance {
+  return { source: 'parent-layer', path: top.path, root: input.mountpoint ?? '/', matchedBytes: top.matchedBytes, offset: top.offset, layer: top.layer };
+}
+
+/**
+ * The ancestor-layer owner of every byte of [offset, offset + length) of a file, or null when
+ * some byte has none: proof from the disk that those blocks were never written by this layer
+ * (the ancestor's view holds the same bytes, in another file's blocks). The rescue of a run the
+ * classifier could not tell from an edit by its bytes alone (compare-trees.ts).
+ */
+export function ancestorOwnerOf(input: DiskInput, storage: FileStorage, offset: number, length: number): Provenance | null {
+  const key = {};
+  const ranges = rangesOnDisk(key, storage, offset, length);
+  if (ranges.reduce((n, r) => n + r.length, 0) < length || input.ancestors.length === 0) return null;
+  const claims = claimFragments(input, ranges);
+  const owners = attribute(input, ranges, claims, input.fragmentSize).get(key) ?? [];
+  if (owners.reduce((n, o) => n + o.matchedBytes, 0) < length) return null;
+  return { ...provenanceOf(input, owners[0]!), fileOffset: owners[0]!.fileOffset };
 }
