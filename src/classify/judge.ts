@@ -31,12 +31,14 @@
 //      file cut back to its old size after it shows only a little of that shift.
 //   5. and, for a run that reaches the end of the file (one edge only, and an edit that rewrites
 //      the end of a file while keeping its size leaves the same bytes), an origin: another file's
-//      aligned blocks holding exactly those bytes (the rescue below). Junk and zeros need none.
+//      aligned blocks holding exactly those bytes (the rescue below). Junk and zeros need none,
+//      nor, in a text file, bytes no edit of text writes (a control character, broken UTF-8).
 // Anything else is an edit. An edit that an exact provenance match shows to be another file's
 // aligned blocks (a long chance agreement at an edge, or content much like the expected) is turned
 // back into stale later (compare-trees.ts), under guards that keep another version of the same
 // file out.
 
+import { isUtf8 } from 'node:buffer';
 import { controlBytes, isJunk } from './bytes.js';
 import { normaliseText, sample, shapeAgreement, MAX_STRETCH } from './related.js';
 
@@ -203,7 +205,11 @@ export async function judgeRun(f: RunFacts): Promise<RunJudgement> {
   }
   if (f.atEof && !f.wholeFile) {
     // One edge only: an edit that rewrote the end of the file from a block boundary, and kept its
-    // size, reads the same. Stale only when another file's blocks are found there (compare-trees).
+    // size, reads the same. Stale only when another file's blocks are found there (compare-trees),
+    // or when no edit of a text file writes such bytes (a last fragment too short for rule 1).
+    if (f.expectedText && !couldBeTextEdit(f.actual, f.expected, f.actual.length === f.end - f.start)) {
+      return { ...base, kind: 'stale', hard: true, rescuable: false, why: 'bytes no edit of a text file writes (control characters or broken UTF-8), to the end of the file', explained, shape };
+    }
     return { ...base, kind: 'edit', hard: false, rescuable: true, why: `other bytes from a block boundary to the end (${pct(explained)} explained), and no file they come from`, explained, shape };
   }
   if (f.wholeFile && f.expectedText && !endsCut(f.actualTail, f.expectedTail)) {
@@ -220,6 +226,33 @@ export async function judgeRun(f: RunFacts): Promise<RunJudgement> {
     explained,
     shape,
   };
+}
+
+/**
+ * Whether bytes could have been written by an edit of text: no control characters, and valid
+ * UTF-8 where the expected bytes are (a sequence cut by the run's edges aside; `whole`: the run,
+ * not samples of it). Random or
+ * compressed bytes fail the second test even when they happen to hold no control character.
+ */
+export function couldBeTextEdit(actual: Uint8Array, expected: Uint8Array, whole: boolean): boolean {
+  if (controlBytes(actual) > 0) return false;
+  // Samples of a long run are cut anywhere: their joints say nothing about UTF-8.
+  return !whole || !isUtf8(utf8Inside(expected)) || isUtf8(utf8Inside(actual));
+}
+
+/** The bytes less a UTF-8 sequence cut at either end (continuation bytes first, a lead byte last). */
+function utf8Inside(buf: Uint8Array): Uint8Array {
+  let from = 0;
+  while (from < 3 && from < buf.length && (buf[from]! & 0xc0) === 0x80) from++;
+  let to = buf.length;
+  for (let k = 1; k <= 3 && to - k >= from; k++) {
+    const b = buf[to - k]!;
+    if ((b & 0xc0) === 0x80) continue;
+    const need = b >= 0xf0 ? 4 : b >= 0xe0 ? 3 : b >= 0xc0 ? 2 : 1;
+    if (need > k) to -= k;
+    break;
+  }
+  return buf.subarray(from, to);
 }
 
 /**

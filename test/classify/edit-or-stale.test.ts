@@ -94,6 +94,21 @@ describe('edits are modified, whatever their size', () => {
     expect(traced.file.class).toBe('partial');
     expect(traced.file.provenance).toMatchObject({ path: 'lib/donor.ml', offset: 2048, fileOffset: 1536 });
     expect(traced.verdict.kind).toBe('soft-updates-data-loss');
+    // In a text file, bytes no edit of text writes are stale without an origin, even in a last
+    // fragment too short to be a junk block: a control character, or broken UTF-8 (found by
+    // fast-check: 127 random bytes holding 3 control characters).
+    const t = source(2175, 33);
+    const highBytes = Buffer.from(t);
+    for (let i = 2048; i < t.length; i++) highBytes[i] = 0xa0 + ((i * 37) % 96);
+    expect((await one(t, highBytes)).file.class).toBe('partial');
+    const control = Buffer.from(t);
+    donor.copy(control, 2048, 0, 127);
+    control[2100] = 0x01;
+    expect((await one(t, control)).file.class).toBe('partial');
+    // UTF-8 text rewritten at the end, a character cut by the block boundary: an edit.
+    const u = Buffer.concat([source(2047, 34), Buffer.from('é résumé of the next version, naïve façade\n'.repeat(4))]).subarray(0, 2175);
+    const uEdit = Buffer.concat([u.subarray(0, 2049), Buffer.from('©'.repeat(63))]).subarray(0, 2175);
+    expect((await one(u, uEdit)).file.class).toBe('modified');
     // Binary too: random bytes over the last fragment of a compressed file.
     const gz = gzipSync(Buffer.concat([e, donor]));
     const g = Buffer.from(gz);
