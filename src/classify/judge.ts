@@ -18,7 +18,8 @@
 //      a binary run that reaches the end of the file: its end says nothing); at the very start of
 //      a text file, 8 bytes or the first line and 16 more (`opam-version: "2.0"` then `name: "`).
 //      An edit starting and ending at random offsets passes with odds of about 1 in 16,000 in
-//      text and 1 in 65,000 in binary, and never when it shifts the bytes after it;
+//      text and 1 in 65,000 in binary, and never when it shifts the bytes after it. Whole blocks
+//      of zeros need no edges: the bytes agreeing there are the expected file's own zeros;
 //   3. and its bytes must not be explained by the expected ones: same-offset byte shapes (letter,
 //      digit, space, newline, other; also after normalising) agree on less than 85 % (a
 //      same-length substitution everywhere keeps every line's shape), and less than 60 % of the
@@ -185,9 +186,11 @@ export async function judgeRun(f: RunFacts): Promise<RunJudgement> {
   const edges =
     headOk(headBytes, f.start === 0, f.expectedText, f.atEof) && (f.wholeFile ? wholeTailOk(tailBytes, f.expectedText) : edgeOk(tailBytes, f.expectedText));
   if (f.allZero) {
-    return edges
-      ? { ...base, kind: 'stale', hard: false, rescuable: false, why: 'whole blocks of zeros', shape }
-      : { ...base, kind: 'edit', hard: false, rescuable: false, why: 'zeros that do not fill whole blocks', shape };
+    // Every byte of the run is NUL, and the run is whole 512-byte blocks: what a block never
+    // written holds. Bytes agreeing at its edges are the expected file's own zeros there (a
+    // binary's padding), not the ends of an edit; an edit that zeroed whole blocks of a binary
+    // leaves the same bytes as the loss does, and no reader can tell them apart.
+    return { ...base, kind: 'stale', hard: false, rescuable: false, why: 'whole blocks of zeros', shape };
   }
   if (!edges) {
     // A whole file is measured anyway: an exact match with another file may still show it stale.

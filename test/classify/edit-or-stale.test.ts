@@ -194,6 +194,23 @@ describe('stale blocks are stale, edits around them or not', () => {
     }
   });
 
+  it("zeros over whole blocks of a binary are stale even where the expected bytes are zeros too (the bench's zeroed binaries)", async () => {
+    // A binary with zeros of its own where the lost blocks start and end (padding, as ELF files
+    // and archives have): the agreement at the edges is those zeros, not the ends of an edit.
+    const bin = Buffer.from(Array.from({ length: 8000 }, (_, i) => ((i * 2654435761) >>> 24) | 1));
+    bin.fill(0, 1024, 1040);
+    bin.fill(0, 3060, 3072);
+    const lost = Buffer.from(bin);
+    lost.fill(0, 1024, 3072);
+    const { file, verdict } = await one(bin, lost, { path: 'f.bin' });
+    expect(file.class).toBe('partial');
+    expect(file.regions.filter((r) => r.class !== 'match')).toEqual([{ offset: 1024, length: 2048, class: 'zeros' }]);
+    expect(verdict.kind).toBe('soft-updates-data-loss');
+    // The whole file zeroed, its first byte a zero already.
+    bin[0] = 0;
+    expect((await one(bin, Buffer.alloc(bin.length), { path: 'f.bin' })).file.class).toBe('zeros');
+  });
+
   it('text that could be an edit, next to an edit, is taken for one (never the other way round)', async () => {
     const a = Buffer.from(src);
     a.write('EDIT', src.indexOf('let ', 1000));
