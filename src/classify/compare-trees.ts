@@ -360,7 +360,9 @@ async function originOf(p: Pending, q: ProvenanceRequest, index: ProvenanceIndex
   const m = index ? await index.lookup(q.head, { exclude: { source: 'expected', path: p.report.path }, length: q.end - q.start, readMore }) : null;
   if (q.kind === 'stale') return m ? toProvenance(m, q.start + m.stretchOffset) : null;
   if (m && (await rescues(q, m, p.report.path))) return toProvenance(m, q.start + m.stretchOffset);
-  return opts.originOnDisk ? opts.originOnDisk(p.actual, q.start, q.end - q.start) : null;
+  // The disk is asked only about runs that rule 5 alone kept from stale: the question can cost a
+  // scan of an ancestor's inodes, and an edit-like run elsewhere in a file was never stale.
+  return opts.originOnDisk && q.wantsOrigin ? opts.originOnDisk(p.actual, q.start, q.end - q.start) : null;
 }
 
 /** One file's second pass: its runs traced, the rescued ones turned stale, provenance attached. */

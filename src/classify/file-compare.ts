@@ -126,6 +126,8 @@ export interface ProvenanceRequest {
   wholeFile: boolean;
   /** The run's explained fraction, when the judge measured it. */
   explained?: number;
+  /** A run only an origin can show stale (judge rule 5): worth asking the disk about. */
+  wantsOrigin: boolean;
 }
 
 export interface DirectoryRequest {
@@ -425,6 +427,7 @@ async function request(as: Side, r: RawRun, run: number, j: RunJudgement, wholeF
     edges: j.edges,
     wholeFile,
     explained: j.explained,
+    wantsOrigin: j.wantsOrigin === true,
   };
 }
 

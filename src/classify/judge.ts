@@ -104,6 +104,8 @@ export interface RunJudgement {
   edges: [number, number];
   explained?: number;
   shape?: number;
+  /** An edit only for want of an origin (rule 5): the disk may still show where it came from. */
+  wantsOrigin?: boolean;
 }
 
 function commonPrefixLen(a: Uint8Array, b: Uint8Array): number {
@@ -213,7 +215,7 @@ export async function judgeRun(f: RunFacts): Promise<RunJudgement> {
     if (f.expectedText && !couldBeTextEdit(f.actual, f.expected, f.actual.length === f.end - f.start)) {
       return { ...base, kind: 'stale', hard: true, rescuable: false, why: 'bytes no edit of a text file writes (control characters or broken UTF-8), to the end of the file', explained, shape };
     }
-    return { ...base, kind: 'edit', hard: false, rescuable: true, why: `other bytes from a block boundary to the end (${pct(explained)} explained), and no file they come from`, explained, shape };
+    return { ...base, kind: 'edit', hard: false, rescuable: true, wantsOrigin: true, why: `other bytes from a block boundary to the end (${pct(explained)} explained), and no file they come from`, explained, shape };
   }
   if (f.wholeFile && f.expectedText && !endsCut(f.actualTail, f.expectedTail)) {
     // A whole text file of other text that ends the way the expected one does: stale text is a

@@ -176,6 +176,26 @@ describe('diagnose --via direct on the OpenBSD-shaped sample', () => {
     expect(doc.files[0].detail.runs[0].why).toMatch(/to the end .*no file they come from/);
   });
 
+  it('an end of a file that the layer wrote itself is not blamed on an ancestor: an expected version with other text there reads modified', async () => {
+    // tls-mirage.opam reached the disk intact; an expected copy whose last 565 bytes are other
+    // words leaves a run to the end that only an origin could show stale, and the disk has none:
+    // the copy layer wrote those blocks.
+    const dir = join(tmp, 'expected-other-tail');
+    execFileSync('cp', ['-r', O.expected, dir]);
+    const own = readFileSync(join(dir, 'tls-mirage.opam'));
+    const words = 'zebra quantum lattice harbor violet meridian cobalt saffron'.split(' ');
+    const tail = Array.from({ length: 200 }, (_, i) => words[(i * 5 + (i >> 2)) % words.length]).join(' ');
+    writeFileSync(join(dir, 'tls-mirage.opam'), Buffer.concat([own.subarray(0, 512), Buffer.from(tail).subarray(0, own.length - 512)]));
+    const r = await runCli(['diagnose', '--via', 'direct', '--store', O.store, '--expected', dir, '--job-log', O.jobLog, '--json', '--quiet'], { env: { PATH: bareBin } });
+    const doc = JSON.parse(String(r.stdout));
+    const f = doc.files.find((x: { path: string }) => x.path === 'tls-mirage.opam');
+    expect(f).toMatchObject({ class: 'modified', provenance: null });
+    expect(f.detail.runs[0]).toMatchObject({ offset: 512, length: own.length - 512, kind: 'edit' });
+    expect(f.detail.runs[0].why).toMatch(/no file they come from/);
+    // The real losses are still found: the verdict stands.
+    expect(doc.verdict.kind).toBe('soft-updates-data-loss');
+  });
+
   it('the clean sibling is clean (exit 0)', async () => {
     const r = await direct(['--layer', O.layers.copyClean, '--quiet']);
     expect(r.exitCode, String(r.stdout)).toBe(0);

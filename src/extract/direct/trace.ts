@@ -206,6 +206,22 @@ export function traceToAncestors(input: TraceInput): void {
   }
 }
 
+/** Whether the parent's view of the disk holds the same bytes as the layer's over every range. */
+function sameInParent(input: DiskInput, ranges: StaleRange<unknown>[]): boolean {
+  const parent = input.ancestors[0]!.open();
+  try {
+    return ranges.every((r) => {
+      const mine = Buffer.alloc(r.length);
+      const theirs = Buffer.alloc(r.length);
+      input.disk.read(mine, r.disk);
+      parent.read(theirs, r.disk);
+      return mine.equals(theirs);
+    });
+  } finally {
+    parent.close();
+  }
+}
+
 function provenanceOf(input: DiskInput, top: Attribution): Provenance {
   return { source: 'parent-layer', path: top.path, root: input.mountpoint ?? '/', matchedBytes: top.matchedBytes, offset: top.offset, layer: top.layer };
 }
@@ -220,6 +236,9 @@ export function ancestorOwnerOf(input: DiskInput, storage: FileStorage, offset: 
   const key = {};
   const ranges = rangesOnDisk(key, storage, offset, length);
   if (ranges.reduce((n, r) => n + r.length, 0) < length || input.ancestors.length === 0) return null;
+  // Bytes this layer wrote are its own, whoever owned the blocks before: only bytes the parent's
+  // view holds too can be an ancestor's. One read on each side, before any scan of inodes.
+  if (!sameInParent(input, ranges)) return null;
   const claims = claimFragments(input, ranges);
   const owners = attribute(input, ranges, claims, input.fragmentSize).get(key) ?? [];
   if (owners.reduce((n, o) => n + o.matchedBytes, 0) < length) return null;
