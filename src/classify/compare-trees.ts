@@ -43,7 +43,9 @@ export interface CompareOptions {
    * The owner, from the disk, of every byte of [start, start + length) of a layer's file, when
    * the producer can tell (direct reading: another file's blocks in an ancestor layer); optional.
    */
-  originOnDisk?: (entry: TreeEntry, start: number, length: number) => Promise<Provenance | null>;
+  originOnDisk?: (path: string, entry: TreeEntry, start: number, length: number) => Promise<Provenance | null>;
+  /** Told once, before any originOnDisk question, every run that is stale or may be (to ask the disk once). */
+  diskHint?: (runs: { entry: TreeEntry; start: number; length: number }[]) => void;
   /** How many files are read at once. */
   concurrency?: number;
   onProgress?: (done: number, total: number) => void;
@@ -362,7 +364,7 @@ async function originOf(p: Pending, q: ProvenanceRequest, index: ProvenanceIndex
   if (m && (await rescues(q, m, p.report.path))) return toProvenance(m, q.start + m.stretchOffset);
   // The disk is asked only about runs that rule 5 alone kept from stale: the question can cost a
   // scan of an ancestor's inodes, and an edit-like run elsewhere in a file was never stale.
-  return opts.originOnDisk && q.wantsOrigin ? opts.originOnDisk(p.actual, q.start, q.end - q.start) : null;
+  return opts.originOnDisk && q.wantsOrigin ? opts.originOnDisk(p.report.path, p.actual, q.start, q.end - q.start) : null;
 }
 
 /** One file's second pass: its runs traced, the rescued ones turned stale, provenance attached. */
@@ -420,6 +422,9 @@ async function trace(pending: Pending[], opts: CompareOptions, book: HeadBook): 
   const withRequests = pending.filter((p) => (p.result?.requests.length ?? 0) > 0 || p.extraHead);
   if (withRequests.length > 0) {
     const index = await indexFor(withRequests, opts, book);
+    opts.diskHint?.(
+      withRequests.flatMap((p) => (p.result?.requests ?? []).filter((q) => q.kind === 'stale' || q.wantsOrigin).map((q) => ({ entry: p.actual, start: q.start, length: q.end - q.start }))),
+    );
     if (index || opts.originOnDisk) await mapPool(withRequests, { concurrency: 4 }, (p) => traceFile(p, index, opts));
   }
   if (opts.directoryOfInode) await nameDirectories(pending, opts.directoryOfInode);

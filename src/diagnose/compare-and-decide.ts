@@ -31,6 +31,7 @@ export interface CompareInput {
   directoryOfInode?: Extracted['directoryOfInode'];
   /** The producer's proof from the disk of where a run's bytes came from (direct reading). */
   originOnDisk?: Extracted['originOnDisk'];
+  diskHint?: Extracted['diskHint'];
   /**
    * What the producer can add to the files before the verdict is decided: where their bytes are
    * on disk, and the owner of stale blocks in an ancestor layer (direct reading).
@@ -56,6 +57,7 @@ export async function compareAndDecide(input: CompareInput): Promise<Decision> {
       candidates: input.candidates,
       directoryOfInode: input.directoryOfInode,
       originOnDisk: input.originOnDisk,
+      diskHint: input.diskHint,
       onProgress: (done, total) => emit(input.onEvent, { type: 'classify-progress', done, total }),
     });
     await input.refine?.(files);

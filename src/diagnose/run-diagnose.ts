@@ -172,6 +172,7 @@ async function extractAndDecide(opts: DiagnoseOptions, p: Prepared, ctl: RunCont
       builtOn: p.target.builtOn,
       directoryOfInode: extracted.directoryOfInode?.bind(extracted),
       originOnDisk: extracted.originOnDisk?.bind(extracted),
+      diskHint: extracted.diskHint?.bind(extracted),
       refine: (files) => addDiskEvidence(extracted, files),
       onEvent,
     });

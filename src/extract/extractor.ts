@@ -53,12 +53,14 @@ export interface Extracted {
    */
   traceStale?(files: FileReport[]): Promise<void>;
   /**
-   * The owner, from the disk itself, of every byte of [start, start + length) of one of `tree`'s
-   * files (direct: another file's blocks in an ancestor layer, the same bytes there), or null.
+   * The owner, from the disk itself, of every byte of [start, start + length) of `tree`'s file
+   * `path` (direct: another file's blocks in an ancestor layer, the same bytes there), or null.
    * What shows a run the bytes alone cannot tell from an edit to be stale. Called during
    * classification, before close(). Optional.
    */
-  originOnDisk?(entry: TreeEntry, start: number, length: number): Promise<Provenance | null>;
+  originOnDisk?(path: string, entry: TreeEntry, start: number, length: number): Promise<Provenance | null>;
+  /** The runs that are stale or may be, before any originOnDisk question (one look at the disk for all). */
+  diskHint?(runs: { entry: TreeEntry; start: number; length: number }[]): void;
   /**
    * The absolute guest path of the directory whose inode number is `ino` (a directory block's `.`
    * entry holds it), or null when the layer has none; `names` (the entries the block decodes to)

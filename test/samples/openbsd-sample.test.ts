@@ -196,6 +196,35 @@ describe('diagnose --via direct on the OpenBSD-shaped sample', () => {
     expect(doc.verdict.kind).toBe('soft-updates-data-loss');
   });
 
+  it('a file the layer inherited, unchanged, against another version of it: modified, never its own blocks taken for stale', async () => {
+    // The opam repository's files came from the clone layer and the copy layer did not touch them:
+    // their blocks hold the same bytes in the parent, owned by the same inode at the same offset.
+    // An expected version with other words at the end must read as another version (found when
+    // the disk origin first counted such an owner as "another file").
+    const repo = join(tmp, 'gen-repo');
+    mkdirSync(repo, { recursive: true });
+    execFileSync(process.execPath, [join(ROOT, 'samples', 'recipe', 'gen-repo.mjs'), repo], { stdio: 'ignore' });
+    const dir = join(tmp, 'expected-cstruct');
+    execFileSync('cp', ['-r', join(repo, 'packages', 'cstruct'), dir]);
+    const file = join(dir, 'cstruct.0.8.2', 'opam');
+    const own = readFileSync(file);
+    const words = 'zebra quantum lattice harbor violet meridian cobalt saffron'.split(' ');
+    const tail = Array.from({ length: 200 }, (_, i) => words[(i * 5 + (i >> 2)) % words.length]).join(' ');
+    writeFileSync(file, Buffer.concat([own.subarray(0, 512), Buffer.from(tail).subarray(0, own.length - 512)]));
+    const args = ['diagnose', '--via', 'direct', '--store', O.store, '--layer', O.layers.copyClean, '--dst', '/home/opam/opam-repository/packages/cstruct', '--expected', dir, '--json', '--quiet'];
+    const r = await runCli(args, { env: { PATH: bareBin } });
+    expect(r.exitCode, String(r.stderr)).toBe(3);
+    const doc = JSON.parse(String(r.stdout));
+    expect(doc.files.map((f: { path: string; class: string }) => [f.path, f.class])).toEqual([
+      ['cstruct.0.8.2/opam', 'modified'],
+      ['cstruct.0.9.0/opam', 'match'],
+      ['cstruct.1.8.2/opam', 'match'],
+      ['cstruct.v0.17.0/opam', 'match'],
+    ]);
+    expect(doc.files[0].provenance).toBeNull();
+    expect(doc.verdict.kind).toBe('inconclusive');
+  });
+
   it('the clean sibling is clean (exit 0)', async () => {
     const r = await direct(['--layer', O.layers.copyClean, '--quiet']);
     expect(r.exitCode, String(r.stdout)).toBe(0);

@@ -8,14 +8,14 @@ import { elementLabel, openLayerDevice } from '../../store/layer-device.js';
 import type { ChainDevice } from '../../image/chain-device.js';
 import type { FileReport } from '../../report/schema.js';
 import type { ChainLink } from '../../store/chain.js';
-import { treeTotals, type TreeEntry } from '../../tree/tree.js';
+import { treeTotals, type Tree, type TreeEntry } from '../../tree/tree.js';
 import { firstPaths, ROOTINO } from '../../fs/ffs/index.js';
 import { runStep } from '../../util/events.js';
 import { noGaps, type Extracted, type Extractor, type ExtractRequest } from '../extractor.js';
 import { FsSource } from './fs-source.js';
 import { readFsTree } from './fs-tree.js';
 import { locateDst, type Located } from './locate.js';
-import { ancestorOwnerOf, traceToAncestors, type AncestorView, type DiskInput } from './trace.js';
+import { ancestorOwnerOf, fragmentsOfFile, traceToAncestors, type AncestorView, type DiskInput } from './trace.js';
 
 export interface DirectExtractorOptions {
   /** The layer's resolved chain, the layer first, the base last. */
@@ -39,6 +39,24 @@ function ancestorsOf(links: DirectExtractorOptions['links']): AncestorView[] {
     const view = links.slice(i + 1);
     return { label: elementLabel(top.image), open: (): ChainDevice => openLayerDevice(view) };
   });
+}
+
+/**
+ * The fragments of the tree's files whose bytes an ancestor's image holds (this layer never wrote
+ * them): where stale blocks are, and what the disk is asked about first (trace.ts `likely`).
+ */
+function notWrittenHere(tree: Tree, links: DirectExtractorOptions['links'], partitionOffset: number, fsize: number): number[] {
+  const own = elementLabel(links[0]!.image);
+  const out: number[] = [];
+  for (const e of tree.values()) {
+    for (const b of e.storage?.blocks ?? []) {
+      if (b.disk === null || b.layer === own) continue;
+      const first = Math.floor((b.disk - partitionOffset) / fsize);
+      const last = Math.floor((b.disk - partitionOffset + b.length - 1) / fsize);
+      for (let f = first; f <= last; f++) out.push(f);
+    }
+  }
+  return out;
 }
 
 function extractionOf(req: ExtractRequest, loc: Located, files: number, bytes: number): Extracted['extraction'] {
@@ -106,7 +124,10 @@ export function directExtractor(o: DirectExtractorOptions): Extractor {
           partitionOffset: loc.partition.offset,
           fragmentSize: loc.fs.info.fragmentSize,
           mountpoint: loc.mountpoint,
+          known: new Map(),
+          likely: () => [...notWrittenHere(tree, o.links, loc.partition.offset, loc.fs.info.fragmentSize), ...hinted],
         };
+        const hinted: number[] = [];
         return {
           via: 'direct',
           tree,
@@ -115,7 +136,11 @@ export function directExtractor(o: DirectExtractorOptions): Extractor {
           gaps: noGaps(),
           directoryOfInode: async (ino: number, names: string[] = []) => directoryOfInode(source, loc, ino, names),
           traceStale: async (reports: FileReport[]) => traceToAncestors({ files: reports, ...onDisk }),
-          originOnDisk: async (entry: TreeEntry, start: number, length: number) => (entry.storage ? ancestorOwnerOf(onDisk, entry.storage, start, length) : null),
+          diskHint: (runs: { entry: TreeEntry; start: number; length: number }[]) => {
+            for (const r of runs) if (r.entry.storage) hinted.push(...fragmentsOfFile(r.entry.storage, r.start, r.length, loc.partition.offset, loc.fs.info.fragmentSize));
+          },
+          originOnDisk: async (path: string, entry: TreeEntry, start: number, length: number) =>
+            entry.storage ? ancestorOwnerOf(onDisk, { storage: entry.storage, generation: loc.fs.inode(entry.storage.inode).generation, name: path }, start, length) : null,
           // The files stay readable after this: a read then opens the chain again for itself.
           close: async () => {
             await runStep(req.onEvent, 'close', async () => source.close());

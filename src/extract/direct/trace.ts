@@ -6,6 +6,7 @@
 // `.` entry names that very directory.
 
 import type { BlockDevice } from '../../image/block-device.js';
+import { basename } from 'node:path';
 import type { FileStorage } from '../../tree/tree.js';
 import { addOwnerPaths, findOwners, FfsFilesystem, type FragmentOwner } from '../../fs/ffs/index.js';
 import { STALE_CLASSES, type FileReport, type Provenance } from '../../report/schema.js';
@@ -45,6 +46,10 @@ export interface TraceInput {
   /** The filesystem's fragment size (the same filesystem in every view of the partition). */
   fragmentSize: number;
   mountpoint: string | null;
+  /** Claims made so far, by fragment (null: no ancestor explains it): each fragment scanned once. */
+  known?: Map<number, Claim | null>;
+  /** The fragments later questions will likely be about, scanned with the first one. */
+  likely?: () => number[];
 }
 
 export type DiskInput = Omit<TraceInput, 'files'>;
@@ -65,6 +70,11 @@ function rangesOnDisk<K>(key: K, storage: FileStorage, offset: number, length: n
     if (hi > lo && b.disk !== null) out.push({ file: key, offset: lo, length: hi - lo, disk: b.disk + (lo - b.offset) });
   }
   return out;
+}
+
+/** The fragments (of the partition's filesystem) that bytes [offset, offset + length) of a file lie in. */
+export function fragmentsOfFile(storage: FileStorage, offset: number, length: number, partitionOffset: number, fsize: number): number[] {
+  return rangesOnDisk(null, storage, offset, length).flatMap((r) => fragmentsOf(r, partitionOffset, fsize));
 }
 
 /** The fragments (of the partition's filesystem) a range covers. */
@@ -115,8 +125,27 @@ function isFree(fs: FfsFilesystem, fragment: number): boolean {
  * the first owner whose bytes (or whose directory identity) match is the one named.
  */
 function claimFragments(input: DiskInput, ranges: StaleRange<unknown>[]): Map<number, Claim> {
+  const wanted = [...new Set(ranges.flatMap((r) => fragmentsOf(r, input.partitionOffset, input.fragmentSize)))];
+  const known = input.known;
+  if (!known) return scanAncestors(input, wanted);
+  // One scan of the ancestors answers every question of a run: what this one needs that is not
+  // known yet, and what later questions will likely need (the blocks the layer never wrote).
+  if (wanted.some((f) => !known.has(f))) {
+    const ask = [...new Set([...wanted, ...(input.likely?.() ?? [])])].filter((f) => !known.has(f));
+    const found = scanAncestors(input, ask);
+    for (const f of ask) known.set(f, found.get(f) ?? null);
+  }
   const claims = new Map<number, Claim>();
-  const all = [...new Set(ranges.flatMap((r) => fragmentsOf(r, input.partitionOffset, input.fragmentSize)))];
+  for (const f of wanted) {
+    const c = known.get(f);
+    if (c) claims.set(f, c);
+  }
+  return claims;
+}
+
+/** Ask each ancestor, nearest first, about the fragments no nearer one explained (see above). */
+function scanAncestors(input: DiskInput, all: number[]): Map<number, Claim> {
+  const claims = new Map<number, Claim>();
   for (const anc of input.ancestors) {
     const pending = all.filter((f) => !claims.has(f));
     if (pending.length === 0) break;
@@ -206,6 +235,20 @@ export function traceToAncestors(input: TraceInput): void {
   }
 }
 
+/** Whether an ancestor's owner of some fragment is inode `ino` of generation `gen`, at the same file offset. */
+function inherited(input: DiskInput, ranges: StaleRange<unknown>[], claims: Map<number, Claim>, ino: number, gen: number): boolean {
+  const fsize = input.fragmentSize;
+  return ranges.some((r) =>
+    fragmentsOf(r, input.partitionOffset, fsize).some((frag) => {
+      const c = claims.get(frag);
+      if (!c || c.owner.ino !== ino || c.owner.generation !== gen) return false;
+      const fragStart = input.partitionOffset + frag * fsize;
+      const lo = Math.max(r.disk, fragStart);
+      return (c.owner.fileOffset ?? 0) + (lo - fragStart) === r.offset + (lo - r.disk);
+    }),
+  );
+}
+
 /** Whether the parent's view of the disk holds the same bytes as the layer's over every range. */
 function sameInParent(input: DiskInput, ranges: StaleRange<unknown>[]): boolean {
   const parent = input.ancestors[0]!.open();
@@ -232,7 +275,8 @@ function provenanceOf(input: DiskInput, top: Attribution): Provenance {
  * (the ancestor's view holds the same bytes, in another file's blocks). The rescue of a run the
  * classifier could not tell from an edit by its bytes alone (compare-trees.ts).
  */
-export function ancestorOwnerOf(input: DiskInput, storage: FileStorage, offset: number, length: number): Provenance | null {
+export function ancestorOwnerOf(input: DiskInput, file: { storage: FileStorage; generation: number; name: string }, offset: number, length: number): Provenance | null {
+  const { storage } = file;
   const key = {};
   const ranges = rangesOnDisk(key, storage, offset, length);
   if (ranges.reduce((n, r) => n + r.length, 0) < length || input.ancestors.length === 0) return null;
@@ -240,7 +284,14 @@ export function ancestorOwnerOf(input: DiskInput, storage: FileStorage, offset: 
   // view holds too can be an ancestor's. One read on each side, before any scan of inodes.
   if (!sameInParent(input, ranges)) return null;
   const claims = claimFragments(input, ranges);
+  // The same inode (number and generation: a reused number gets a new generation) holding the
+  // same bytes at the same offset in an ancestor is this very file, inherited: a version the step
+  // did not rewrite, not blocks it failed to write.
+  if (inherited(input, ranges, claims, storage.inode, file.generation)) return null;
   const owners = attribute(input, ranges, claims, input.fragmentSize).get(key) ?? [];
   if (owners.reduce((n, o) => n + o.matchedBytes, 0) < length) return null;
+  // An owner of the same name is this file's own earlier version (removed and copied again into
+  // the same blocks), not another file: as the candidates' rescue, it proves nothing.
+  if (owners.some((o) => basename(o.path) === basename(file.name))) return null;
   return { ...provenanceOf(input, owners[0]!), fileOffset: owners[0]!.fileOffset };
 }
