@@ -3,10 +3,11 @@
 // filesystem, or further up the chain when the parent had already freed it (TSK's `ifind -d`,
 // but across layers). The bytes are checked: an owner is named only for the bytes that are the
 // same in that ancestor's view as in the damaged file, or for a directory block, only when its
-// `.` entry names that very directory.
+// `.` entry names that very directory. The same claims also decide a run the classifier cannot
+// tell from an edit by its bytes (one that reaches the end of a file): `ancestorOwnerOf`.
 
-import type { BlockDevice } from '../../image/block-device.js';
 import { basename } from 'node:path';
+import type { BlockDevice } from '../../image/block-device.js';
 import type { FileStorage } from '../../tree/tree.js';
 import { addOwnerPaths, findOwners, FfsFilesystem, type FragmentOwner } from '../../fs/ffs/index.js';
 import { STALE_CLASSES, type FileReport, type Provenance } from '../../report/schema.js';
@@ -36,8 +37,8 @@ export interface AncestorView {
 }
 
 export interface TraceInput {
+  /** The classified files (the rest, `DiskInput`, is the disk and its ancestors). */
   files: FileReport[];
-  /** (The rest is the disk and its ancestors: `DiskInput`.) */
   /** The layer's own view of the disk (to read the stale bytes). */
   disk: BlockDevice;
   /** Parent first, base last. */
