@@ -236,8 +236,8 @@ export async function judgeRun(f: RunFacts): Promise<RunJudgement> {
 /**
  * Whether bytes could have been written by an edit of text: no control characters, and valid
  * UTF-8 where the expected bytes are (a sequence cut by the run's edges aside; `whole`: the run,
- * not samples of it). Random or
- * compressed bytes fail the second test even when they happen to hold no control character.
+ * not samples of it). Random or compressed bytes fail the second test even when they happen to
+ * hold no control character.
  */
 export function couldBeTextEdit(actual: Uint8Array, expected: Uint8Array, whole: boolean): boolean {
   if (controlBytes(actual) > 0) return false;

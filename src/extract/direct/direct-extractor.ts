@@ -15,7 +15,7 @@ import { noGaps, type Extracted, type Extractor, type ExtractRequest } from '../
 import { FsSource } from './fs-source.js';
 import { readFsTree } from './fs-tree.js';
 import { locateDst, type Located } from './locate.js';
-import { ancestorOwnerOf, fragmentsOfFile, traceToAncestors, type AncestorView, type DiskInput } from './trace.js';
+import { ancestorOwnerOf, fragmentsOfExtent, fragmentsOfFile, traceToAncestors, type AncestorView, type DiskInput } from './trace.js';
 
 export interface DirectExtractorOptions {
   /** The layer's resolved chain, the layer first, the base last. */
@@ -45,18 +45,43 @@ function ancestorsOf(links: DirectExtractorOptions['links']): AncestorView[] {
  * The fragments of the tree's files whose bytes an ancestor's image holds (this layer never wrote
  * them): where stale blocks are, and what the disk is asked about first (trace.ts `likely`).
  */
-function notWrittenHere(tree: Tree, links: DirectExtractorOptions['links'], partitionOffset: number, fsize: number): number[] {
-  const own = elementLabel(links[0]!.image);
+function notWrittenHere(tree: Tree, own: string, partitionOffset: number, fsize: number): number[] {
   const out: number[] = [];
   for (const e of tree.values()) {
     for (const b of e.storage?.blocks ?? []) {
-      if (b.disk === null || b.layer === own) continue;
-      const first = Math.floor((b.disk - partitionOffset) / fsize);
-      const last = Math.floor((b.disk - partitionOffset + b.length - 1) / fsize);
-      for (let f = first; f <= last; f++) out.push(f);
+      if (b.disk !== null && b.layer !== own) out.push(...fragmentsOfExtent(b.disk, b.length, partitionOffset, fsize));
     }
   }
   return out;
+}
+
+/**
+ * What the disk itself says about stale bytes (design.md section 9): the owner of a run in an
+ * ancestor layer, asked during classification (one scan of the ancestors for every question, the
+ * runs hinted first and the blocks this layer never wrote with them), and the owners of the stale
+ * files once classified.
+ */
+function diskEvidence(o: DirectExtractorOptions, disk: ChainDevice, loc: Located, tree: Tree): Pick<Extracted, 'traceStale' | 'diskHint' | 'originOnDisk'> {
+  const partitionOffset = loc.partition.offset;
+  const fsize = loc.fs.info.fragmentSize;
+  const hinted: number[] = [];
+  const onDisk: DiskInput = {
+    disk,
+    ancestors: ancestorsOf(o.links),
+    partitionOffset,
+    fragmentSize: fsize,
+    mountpoint: loc.mountpoint,
+    known: new Map(),
+    likely: () => [...notWrittenHere(tree, elementLabel(o.links[0]!.image), partitionOffset, fsize), ...hinted],
+  };
+  return {
+    traceStale: async (reports: FileReport[]) => traceToAncestors({ files: reports, ...onDisk }),
+    diskHint: (runs: { entry: TreeEntry; start: number; length: number }[]) => {
+      for (const r of runs) if (r.entry.storage) hinted.push(...fragmentsOfFile(r.entry.storage, r.start, r.length, partitionOffset, fsize));
+    },
+    originOnDisk: async (path: string, entry: TreeEntry, start: number, length: number) =>
+      entry.storage ? ancestorOwnerOf(onDisk, { storage: entry.storage, generation: loc.fs.inode(entry.storage.inode).generation, name: path }, start, length) : null,
+  };
 }
 
 function extractionOf(req: ExtractRequest, loc: Located, files: number, bytes: number): Extracted['extraction'] {
@@ -118,16 +143,6 @@ export function directExtractor(o: DirectExtractorOptions): Extractor {
           { start: req.dst, done: (t) => `${treeTotals(t).files} files, ${treeTotals(t).bytes} bytes` },
         );
         const { files, bytes } = treeTotals(tree);
-        const onDisk: DiskInput = {
-          disk,
-          ancestors: ancestorsOf(o.links),
-          partitionOffset: loc.partition.offset,
-          fragmentSize: loc.fs.info.fragmentSize,
-          mountpoint: loc.mountpoint,
-          known: new Map(),
-          likely: () => [...notWrittenHere(tree, o.links, loc.partition.offset, loc.fs.info.fragmentSize), ...hinted],
-        };
-        const hinted: number[] = [];
         return {
           via: 'direct',
           tree,
@@ -135,12 +150,7 @@ export function directExtractor(o: DirectExtractorOptions): Extractor {
           candidates: [],
           gaps: noGaps(),
           directoryOfInode: async (ino: number, names: string[] = []) => directoryOfInode(source, loc, ino, names),
-          traceStale: async (reports: FileReport[]) => traceToAncestors({ files: reports, ...onDisk }),
-          diskHint: (runs: { entry: TreeEntry; start: number; length: number }[]) => {
-            for (const r of runs) if (r.entry.storage) hinted.push(...fragmentsOfFile(r.entry.storage, r.start, r.length, loc.partition.offset, loc.fs.info.fragmentSize));
-          },
-          originOnDisk: async (path: string, entry: TreeEntry, start: number, length: number) =>
-            entry.storage ? ancestorOwnerOf(onDisk, { storage: entry.storage, generation: loc.fs.inode(entry.storage.inode).generation, name: path }, start, length) : null,
+          ...diskEvidence(o, disk, loc, tree),
           // The files stay readable after this: a read then opens the chain again for itself.
           close: async () => {
             await runStep(req.onEvent, 'close', async () => source.close());

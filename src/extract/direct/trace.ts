@@ -80,8 +80,13 @@ export function fragmentsOfFile(storage: FileStorage, offset: number, length: nu
 
 /** The fragments (of the partition's filesystem) a range covers. */
 function fragmentsOf(r: StaleRange<unknown>, partitionOffset: number, fsize: number): number[] {
-  const first = Math.floor((r.disk - partitionOffset) / fsize);
-  const last = Math.floor((r.disk - partitionOffset + r.length - 1) / fsize);
+  return fragmentsOfExtent(r.disk, r.length, partitionOffset, fsize);
+}
+
+/** The fragments that `length` bytes at disk byte `disk` lie in. */
+export function fragmentsOfExtent(disk: number, length: number, partitionOffset: number, fsize: number): number[] {
+  const first = Math.floor((disk - partitionOffset) / fsize);
+  const last = Math.floor((disk - partitionOffset + length - 1) / fsize);
   return Array.from({ length: last - first + 1 }, (_, i) => first + i);
 }
 
