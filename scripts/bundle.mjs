@@ -46,7 +46,7 @@ const deferStringWidth = {
 await rm(`${root}/dist`, { recursive: true, force: true });
 await build({
   absWorkingDir: root,
-  entryPoints: ['src/cli/main.ts', 'src/audit/audit-worker.ts', 'src/diagnose/classify-directories.ts'],
+  entryPoints: ['src/cli/main.ts', 'src/audit/audit-worker.ts', 'src/classify/scan-worker.ts', 'src/diagnose/classify-directories.ts'],
   outbase: 'src',
   outdir: 'dist',
   entryNames: '[dir]/[name]',

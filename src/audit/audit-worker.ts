@@ -3,6 +3,7 @@
 
 import { parentPort } from 'node:worker_threads';
 import { oneLine } from '../util/errors.js';
+import { isWorkerOf } from '../util/worker-thread.js';
 import { auditLayer } from './audit-layer.js';
 import type { AuditLineFile, AuditLineVerdict } from './types.js';
 
@@ -43,7 +44,7 @@ export interface WorkerReady {
   type: 'ready';
 }
 
-if (parentPort) {
+if (parentPort && isWorkerOf('audit/audit-worker')) {
   const port = parentPort;
   port.on('message', (task: WorkerTask) => {
     void auditTask(task).then((r) => port.postMessage(r));

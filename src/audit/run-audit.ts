@@ -10,15 +10,12 @@
 // Aborting (Ctrl-C) stops handing out layers, stops the workers, and returns the summary of the
 // lines given so far, `interrupted` set.
 
-import { readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
-import path from 'node:path';
-import { pathToFileURL } from 'node:url';
-import { createRequire } from 'node:module';
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
 import { openStore, type Layer, type Store } from '../store/store.js';
 import { UserError } from '../util/errors.js';
 import { mapPool } from '../util/pool.js';
+import { spawnWorker } from '../util/worker-thread.js';
 import type { WorkerReady, WorkerResult, WorkerTask } from './audit-worker.js';
 import { defaultCacheDir, imageKey, readEntry, writeEntry, type ImageKey } from './cache.js';
 import { AUDIT_SCHEMA, isCorrupt, type AuditLine, type AuditSummary } from './types.js';
@@ -195,22 +192,9 @@ async function plan(store: Store, opts: RunAuditOptions, signal?: AbortSignal): 
   return work;
 }
 
-/** tsx's ESM loader API (a development dependency): where its package.json exports it. */
-function tsxEsmApi(): string {
-  const pkgFile = createRequire(import.meta.url).resolve('tsx/package.json');
-  const pkg = JSON.parse(readFileSync(pkgFile, 'utf8')) as { exports: Record<string, { import: { default: string } }> };
-  return pathToFileURL(path.join(path.dirname(pkgFile), pkg.exports['./esm/api']!.import.default)).href;
-}
-
-/** A worker thread: the compiled worker, or under tsx or vitest (development) the TypeScript source through tsx's loader. */
-function spawnWorker(): Worker {
-  const options = { resourceLimits: { maxOldGenerationSizeMb: WORKER_HEAP_MB, maxYoungGenerationSizeMb: WORKER_YOUNG_MB } };
-  // '../audit/': this code runs from src/audit/ or from a bundle file one folder below dist/
-  // (scripts/bundle.mjs), and the worker is src/audit/audit-worker.ts or dist/audit/audit-worker.js.
-  if (!import.meta.url.endsWith('.ts')) return new Worker(new URL('../audit/audit-worker.js', import.meta.url), options);
-  const src = new URL('../audit/audit-worker.ts', import.meta.url).href;
-  const code = `import(${JSON.stringify(tsxEsmApi())}).then((m) => { m.register(); return import(${JSON.stringify(src)}); });`;
-  return new Worker(code, { ...options, eval: true });
+/** A worker thread with the audit's heap caps. */
+function spawnAuditWorker(): Worker {
+  return spawnWorker('audit/audit-worker', { maxOldGenerationSizeMb: WORKER_HEAP_MB, maxYoungGenerationSizeMb: WORKER_YOUNG_MB });
 }
 
 type OnResult = (p: Pending, r: WorkerResult) => void;
@@ -236,7 +220,7 @@ function runWorkers(tasks: Pending[], n: number, onResult: OnResult, signal?: Ab
       void Promise.all([...live].map((w) => w.terminate())).then(() => (err ? reject(err) : resolve()));
     };
     const start = (): void => {
-      const w = spawnWorker();
+      const w = spawnAuditWorker();
       live.add(w);
       let current: Pending | null = null;
       let ready = false;

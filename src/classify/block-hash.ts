@@ -96,31 +96,44 @@ export function hashHead(buf: Uint8Array, off: number, len: number, out: BlockHa
   return out;
 }
 
+/** The 64-byte head hash of the block whose first word is `words[base]`: hashHead's h64. */
+function head64(words: Int32Array, base: number): number {
+  let h1 = 0x2545f491;
+  let h2 = 0x9e3779b9 | 0;
+  for (let i = 0; i < 16; i++) {
+    const k = words[base + i]!;
+    h1 = mix(h1, k);
+    h2 = (Math.imul(h2, 31) + k) | 0;
+  }
+  return finish(h1, h2, 64);
+}
+
+/** A block's first 64 bytes copied here, zero-padded, when they cannot be read as words in place. */
+const headScratch = new Uint8Array(64);
+const headScratchWords = new Int32Array(headScratch.buffer);
+
 /**
  * The 64-byte head hash of every 512-byte block of `buf` (a file's bytes from a block boundary),
- * into `out` from index `at`: hashHead in one loop over one view of the words.
+ * into `out` from index `at`: hashHead in one loop over one view of the words. One shape of code
+ * for every caller (a Buffer or a Uint8Array, aligned or not, a short last block): this runs on
+ * every byte read, and code that bails out on a new shape is compiled again and again.
  */
 export function headHashes(buf: Uint8Array, out: Uint32Array, at: number): void {
-  const whole = Math.floor(buf.length / BLOCK);
+  const blocks = Math.min(Math.ceil(buf.length / BLOCK), out.length - at);
+  const whole = Math.min(Math.floor(buf.length / BLOCK), blocks);
   const aligned = buf.byteOffset % 4 === 0;
-  const words = aligned ? new Int32Array(buf.buffer, buf.byteOffset, whole * WORDS) : null;
-  const h = newHashes();
-  for (let b = 0; b < whole && at + b < out.length; b++) {
-    if (!words) {
-      out[at + b] = hashHead(buf, b * BLOCK, BLOCK, h).h64;
+  const words = new Int32Array(buf.buffer, aligned ? buf.byteOffset : 0, aligned ? whole * WORDS : 0);
+  for (let b = 0; b < blocks; b++) {
+    if (b < whole && aligned) {
+      out[at + b] = head64(words, b * WORDS) >>> 0;
       continue;
     }
-    let h1 = 0x2545f491;
-    let h2 = 0x9e3779b9 | 0;
-    const base = b * WORDS;
-    for (let i = 0; i < 16; i++) {
-      const k = words[base + i]!;
-      h1 = mix(h1, k);
-      h2 = (Math.imul(h2, 31) + k) | 0;
-    }
-    out[at + b] = finish(h1, h2, 64);
+    const off = b * BLOCK;
+    const len = Math.min(64, buf.length - off);
+    headScratch.fill(0);
+    headScratch.set(buf.subarray(off, off + len));
+    out[at + b] = head64(headScratchWords, 0) >>> 0;
   }
-  if (whole * BLOCK < buf.length && at + whole < out.length) out[at + whole] = hashHead(buf, whole * BLOCK, buf.length - whole * BLOCK, h).h64;
 }
 
 export function newHashes(): BlockHashes {

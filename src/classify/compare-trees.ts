@@ -15,10 +15,11 @@ import { BLOCK, hashBlock, newHashes } from './block-hash.js';
 import { isAllZero } from './bytes.js';
 import { DEFAULT_BLOCK_SIZE } from './content.js';
 import { decodeDirectoryBlock } from './directory-block.js';
-import { compareFile, REQUEST_HEAD, type FileResult, type ProvenanceRequest } from './file-compare.js';
+import { compareFile, matchResult, REQUEST_HEAD, type FileResult, type ProvenanceRequest } from './file-compare.js';
 import { sha256Hex } from './hash.js';
 import { indexTree } from './index-corpus.js';
 import { ProvenanceIndex, readRange, Wanted, type Match } from './provenance.js';
+import { ScanPool, scannable, scanWorkers, type Scanned } from './scan-pool.js';
 
 /** A tree whose files may be named as the origin of stale bytes (structurally extract's CandidateTree). */
 export interface CandidateSource {
@@ -46,8 +47,13 @@ export interface CompareOptions {
   originOnDisk?: (path: string, entry: TreeEntry, start: number, length: number) => Promise<Provenance | null>;
   /** Told once, before any originOnDisk question, every run that is stale or may be (to ask the disk once). */
   diskHint?: (runs: { entry: TreeEntry; start: number; length: number }[]) => void;
-  /** How many files are read at once. */
+  /** How many files are read at once (on the main thread). */
   concurrency?: number;
+  /**
+   * Worker threads scanning pairs of host files besides the calling thread (scan-pool.ts): 'auto'
+   * (the default) makes one thread a core when the trees are large enough to pay for them.
+   */
+  workers?: number | 'auto';
   onProgress?: (done: number, total: number) => void;
 }
 
@@ -116,11 +122,13 @@ class HeadBook {
   }
 }
 
-async function compareFiles(e: TreeEntry, a: TreeEntry, opts: CompareOptions, book: HeadBook): Promise<Pending> {
+async function compareFiles(e: TreeEntry, a: TreeEntry, opts: CompareOptions, book: HeadBook, scanned?: Promise<Scanned | null>): Promise<Pending> {
   const r = base(e.path, 'file');
   let res: FileResult;
   try {
-    res = await compareFile(e, a, opts.blockSize ?? DEFAULT_BLOCK_SIZE, { heads: book.wanted });
+    // A worker's scan and judgement, or what is left of the pair compared here.
+    const s = await scanned;
+    res = fromWorker(e.size, s) ?? (await compareFile(e, a, opts.blockSize ?? DEFAULT_BLOCK_SIZE, { heads: book.wanted, scan: s?.scan }));
     book.keep(e, res.expectedHeads);
     delete res.expectedHeads;
   } catch (err) {
@@ -142,6 +150,16 @@ async function compareFiles(e: TreeEntry, a: TreeEntry, opts: CompareOptions, bo
   // Kept for the second pass only when it has something to trace.
   const keep = res.requests.length > 0 || res.dirRequests.length > 0;
   return { report: r, result: keep ? res : undefined, actual: a };
+}
+
+/**
+ * What a scan worker made of a pair: the same bytes (nothing left to read), or the file judged;
+ * null for a pair it left to this thread (with its scan, when it made one).
+ */
+function fromWorker(size: number, s: Scanned | null | undefined): FileResult | null {
+  if (!s) return null;
+  if (s.scan.runs.length === 0) return { ...matchResult(size, s.scan.expectedSha256), expectedHeads: s.scan.heads ?? undefined };
+  return s.result;
 }
 
 /** A file present in the layer but not among the expected sources; self-evidence in `detail`. */
@@ -208,7 +226,7 @@ export function selfEvidence(buf: Uint8Array, size = buf.length): 'empty' | 'zer
   return 'data';
 }
 
-async function compareEntry(path: string, e: TreeEntry | undefined, a: TreeEntry | undefined, opts: CompareOptions, book: HeadBook): Promise<Pending> {
+async function compareEntry(path: string, e: TreeEntry | undefined, a: TreeEntry | undefined, opts: CompareOptions, book: HeadBook, scanned?: Promise<Scanned | null>): Promise<Pending> {
   if (!e) return extraEntry(a!);
   if (!a) {
     const r = base(path, e.kind);
@@ -253,7 +271,7 @@ async function compareEntry(path: string, e: TreeEntry | undefined, a: TreeEntry
     r.detail = { expectedSpecial: e.special, actualSpecial: a.special };
     return { report: r, actual: a };
   }
-  return compareFiles(e, a, opts, book);
+  return compareFiles(e, a, opts, book, scanned);
 }
 
 /** The hashes a stretch will be looked up by (see ProvenanceIndex.lookup). */
@@ -430,6 +448,40 @@ async function trace(pending: Pending[], opts: CompareOptions, book: HeadBook): 
   if (opts.directoryOfInode) await nameDirectories(pending, opts.directoryOfInode);
 }
 
+/** Every pair handed to the scan workers at once: path -> what the worker will make of it. */
+function askScans(pool: ScanPool | null, pairs: { path: string; e: TreeEntry; a: TreeEntry }[], blockSize: number, heads: boolean): Map<string, Promise<Scanned | null>> {
+  const scans = new Map<string, Promise<Scanned | null>>();
+  if (!pool) return scans;
+  const asked = pool.ask(pairs, blockSize, heads);
+  for (let i = 0; i < pairs.length; i++) scans.set(pairs[i]!.path, asked[i]!);
+  return scans;
+}
+
+/**
+ * The first pass: every path compared, the pairs of host files first handed to the scan pool (all
+ * at once, scanned in order by its threads and this one), the others compared here as they come.
+ */
+async function firstPass(list: string[], expected: Tree, actual: Tree, opts: CompareOptions, book: HeadBook): Promise<Pending[]> {
+  const pairs = list.flatMap((p) => {
+    const e = expected.get(p);
+    const a = actual.get(p);
+    return scannable(e, a) ? [{ path: p, e: e!, a: a! }] : [];
+  });
+  const workers = scanWorkers(opts.workers, pairs.map((x) => x.e));
+  const pool = pairs.length > 0 ? new ScanPool(workers) : null;
+  try {
+    const scans = askScans(pool, pairs, opts.blockSize ?? DEFAULT_BLOCK_SIZE, book.wanted);
+    return await mapPool(list, { concurrency: Math.max(1, opts.concurrency ?? 8), onProgress: opts.onProgress }, (p) => {
+      // Taken out as it is used: what a worker sent is garbage once the file's report is made.
+      const scanned = scans.get(p);
+      scans.delete(p);
+      return compareEntry(p, expected.get(p), actual.get(p), opts, book, scanned);
+    });
+  } finally {
+    await pool?.close();
+  }
+}
+
 /**
  * Every path of either tree (directories aside) with its class. Files are read a few at a time
  * and streamed, so large trees pass through bounded memory.
@@ -447,9 +499,7 @@ export async function compareTrees(expected: Tree, actual: Tree, opts: CompareOp
   }
   const list = [...paths].sort();
   const book = new HeadBook();
-  const pending = await mapPool(list, { concurrency: Math.max(1, opts.concurrency ?? 8), onProgress: opts.onProgress }, (p) =>
-    compareEntry(p, expected.get(p), actual.get(p), opts, book),
-  );
+  const pending = await firstPass(list, expected, actual, opts, book);
   await trace(pending, opts, book);
   return pending.map((p) => p.report);
 }

@@ -7,7 +7,8 @@ import type { FileClass, Region, RegionClass } from '../report/schema.js';
 import type { TreeEntry } from '../tree/tree.js';
 import { isAllZero, isPaddedText, lengthWithoutTrailingNul } from './bytes.js';
 import { decodeDirectoryBlock, directoryChunks } from './directory-block.js';
-import { blockClass, compareFile } from './file-compare.js';
+import { compareFile } from './file-compare.js';
+import { blockClass } from './stream-pass.js';
 
 export const DEFAULT_BLOCK_SIZE = 512;
 

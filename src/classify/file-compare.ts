@@ -1,35 +1,31 @@
 // One file against its expected source, streamed: both sides are read in 512 KiB chunks through
 // reused buffers (files up to 256 KiB whole), hashed, compared chunk by chunk and, where a chunk
-// differs, block by block; only the stretches that differ are looked at again, in bounded windows.
-// Memory per file is a few MiB whatever its size.
+// differs, block by block (stream-pass.ts, which a scan worker may have run already); only the
+// stretches that differ are looked at again, in bounded windows. Memory per file is a few MiB
+// whatever its size.
 //
 // Same size: the runs of differing 512-byte blocks are judged one by one, edit or stale
 // (judge.ts); regions are reported at the classifier's block size. Other size: an exact prefix is
 // `size-mismatch` (truncated, over-long); otherwise the common prefix and suffix are set aside and
 // what is left reads as an edit (`modified`) or not (`size-mismatch`).
 
-import { createHash, type Hash } from 'node:crypto';
 import { diffLines } from 'diff';
 import { fileTypeFromBuffer } from 'file-type';
 import type { FileClass, Region, RegionClass } from '../report/schema.js';
 import type { TreeEntry } from '../tree/tree.js';
 import { isAllZero, isPaddedText, lengthWithoutTrailingNul } from './bytes.js';
-import { decodeDirectoryBlock, directoryChunks } from './directory-block.js';
+import { decodeDirectoryBlock } from './directory-block.js';
 import { sha256Hex } from './hash.js';
-import { headHashes } from './block-hash.js';
+import { CHUNK, Heads, PairHash, RegionList, SECTOR, SameSizeScanner, type RawRun, type SameSizeScan } from './stream-pass.js';
 import { isJunk, judgeRun, looksText, runSample, WHOLE_EXPLAINED, type RunJudgement } from './judge.js';
 import { Context, MAX_CONTEXT, relatedness, sample } from './related.js';
 
-export const SECTOR = 512;
 /** Files up to this size are read whole. */
 export const WHOLE_MAX = 256 * 1024;
-const CHUNK = 512 * 1024;
 /** Expected bytes on each side of a run that the relatedness measure looks at (large files). */
 const WINDOW = 256 * 1024;
 /** The most runs of one file that are judged one by one; the others are taken as edits. */
 const MAX_RUNS = 256;
-/** The most regions reported for one file (runs of the same class are merged already). */
-const MAX_REGIONS = 10_000;
 /** Bytes of a stale stretch kept for the provenance lookup (the rest is read again if needed). */
 export const REQUEST_HEAD = 64 * 1024;
 /** Runs up to this long are read whole to be judged; longer ones are sampled (RUN_SAMPLE bytes). */
@@ -99,17 +95,6 @@ async function withChunks<T>(fn: (eBuf: Buffer, aBuf: Buffer) => Promise<T>): Pr
   }
 }
 
-/** A run of differing 512-byte blocks, as the streaming pass finds it. */
-interface RawRun {
-  start: number;
-  end: number;
-  /** A whole aligned block of the run is junk (zeros, a directory block, binary). */
-  junk: boolean;
-  allZero: boolean;
-  /** A block of the run decodes as directory records (its `.` entry may name the directory). */
-  dir: boolean;
-}
-
 export interface ProvenanceRequest {
   /** stale: name the origin; rescue: an edit run that an exact match may show to be stale. */
   kind: 'stale' | 'rescue';
@@ -157,81 +142,19 @@ export interface FileResult {
   refinish?: (rescued: ReadonlySet<number>) => Promise<Pick<FileResult, 'class' | 'regions' | 'detail'>>;
 }
 
-const STALE_PRIORITY: RegionClass[] = ['directory-block', 'foreign-text', 'foreign-binary'];
-
-/** Drop up to three UTF-8 continuation bytes at the start: a block may begin mid-character. */
-function skipContinuation(buf: Uint8Array): Uint8Array {
-  let i = 0;
-  while (i < 3 && i < buf.length && (buf[i]! & 0xc0) === 0x80) i++;
-  return buf.subarray(i);
-}
-
-/** The stale content class of one block (it differs from the expected one). */
-export function blockClass(block: Uint8Array, dirChunk: (i: number) => boolean, firstChunk: number): RegionClass {
-  if (isAllZero(block)) return 'zeros';
-  let anyDir = false;
-  let dir = true;
-  for (let c = 0; c * SECTOR < block.length; c++) {
-    if (dirChunk(firstChunk + c)) anyDir = true;
-    else if (!isAllZero(block.subarray(c * SECTOR, Math.min((c + 1) * SECTOR, block.length)))) dir = false;
-  }
-  if (anyDir && dir) return 'directory-block';
-  if (isPaddedText(skipContinuation(block))) return 'foreign-text';
-  return 'foreign-binary';
-}
-
-/** Regions as runs of one class; `push` merges with the last one. */
-class RegionList {
-  readonly list: Region[] = [];
-  truncated = false;
-  push(offset: number, length: number, cls: RegionClass): void {
-    const last = this.list[this.list.length - 1];
-    if (last && last.class === cls && last.offset + last.length === offset) {
-      last.length += length;
-      return;
-    }
-    if (this.list.length >= MAX_REGIONS) {
-      // Past the cap, the last region absorbs the rest (its class is then "mixed": said in detail).
-      this.truncated = true;
-      if (last) last.length = offset + length - last.offset;
-      return;
-    }
-    this.list.push({ offset, length, class: cls });
-  }
-}
-
-/** Streaming sha256 of both sides, hashing once while they agree. */
-class PairHash {
-  private readonly e: Hash = createHash('sha256');
-  private a: Hash | null = null;
-  update(eb: Uint8Array, ab: Uint8Array, same: boolean): void {
-    if (same && !this.a) {
-      this.e.update(eb);
-      return;
-    }
-    if (!this.a) this.a = this.e.copy();
-    this.e.update(eb);
-    this.a.update(ab);
-  }
-  digest(): [string, string] {
-    const e = this.e.digest('hex');
-    return [e, this.a ? this.a.digest('hex') : e];
-  }
-}
-
-/** Compare a regular file with its expected source. */
-export async function compareFile(e: TreeEntry, a: TreeEntry, blockSize: number, opts: { heads?: boolean } = {}): Promise<FileResult> {
+/**
+ * Compare a regular file with its expected source. `scan`: the streaming pass over the pair, done
+ * already elsewhere (a same-bytes worker): only the runs it found are read again, to be judged.
+ */
+export async function compareFile(e: TreeEntry, a: TreeEntry, blockSize: number, opts: { heads?: boolean; scan?: SameSizeScan } = {}): Promise<FileResult> {
   const [es, as] = await Promise.all([openSide(e), openSide(a)]);
-  // The expected file's block head hashes, taken as its bytes go by: the provenance step then
-  // reads again only the expected files that can hold what it looks for.
-  const heads = opts.heads ? new Heads(es.size) : null;
   try {
-    let r: FileResult;
-    if (es.whole && as.whole && es.size === as.size && es.whole.equals(as.whole)) {
-      heads?.record(es.whole, 0);
-      r = matchResult(es.size, await sha256Hex(es.whole));
-    } else if (es.size === as.size) r = await sameSize(es, as, blockSize, heads);
-    else r = await otherSize(es, as, heads);
+    if (opts.scan) return await judgeSameSize(es, as, blockSize, opts.scan);
+    if (es.size === as.size) return await sameSize(es, as, blockSize, opts.heads === true);
+    // The expected file's block head hashes, taken as its bytes go by: the provenance step then
+    // reads again only the expected files that can hold what it looks for.
+    const heads = opts.heads ? new Heads(es.size) : null;
+    const r = await otherSize(es, as, heads);
     if (heads) r.expectedHeads = heads.values;
     return r;
   } finally {
@@ -239,18 +162,8 @@ export async function compareFile(e: TreeEntry, a: TreeEntry, blockSize: number,
   }
 }
 
-/** The 64-byte head hash (block-hash.ts) of each 512-byte block of a file, recorded as it is read. */
-class Heads {
-  readonly values: Uint32Array;
-  constructor(size: number) {
-    this.values = new Uint32Array(Math.ceil(size / SECTOR));
-  }
-  record(buf: Uint8Array, pos: number): void {
-    headHashes(buf, this.values, pos / SECTOR);
-  }
-}
-
-function matchResult(size: number, hash: string): FileResult {
+/** A file that holds exactly its expected bytes. */
+export function matchResult(size: number, hash: string): FileResult {
   return {
     class: 'match',
     expectedSize: size,
@@ -269,67 +182,35 @@ async function hashes(es: Side, as: Side, ph: PairHash | null): Promise<[string,
   return Promise.all([sha256Hex(es.whole!), sha256Hex(as.whole!)]);
 }
 
-/** What the streaming pass over a same-size pair finds. */
-interface Pass {
-  runs: RawRun[];
-  regions: RegionList;
-}
-
-/**
- * The streaming pass over a same-size pair: chunks compared whole first (the common case, equal
- * bytes, costs one memcmp a MiB), then, where a chunk differs, sector by sector for the runs and
- * block by block for the regions.
- */
-async function sameSizePass(es: Side, as: Side, blockSize: number, ph: PairHash | null, heads: Heads | null): Promise<Pass> {
-  const out: Pass = { runs: [], regions: new RegionList() };
+/** Same size: two small files equal as read, or the streaming pass; then each run judged. */
+async function sameSize(es: Side, as: Side, blockSize: number, heads: boolean): Promise<FileResult> {
+  if (es.whole && as.whole && es.whole.equals(as.whole)) {
+    const r = matchResult(es.size, await sha256Hex(es.whole));
+    if (heads) r.expectedHeads = wholeHeads(es.whole);
+    return r;
+  }
+  const scanner = new SameSizeScanner(es.size, blockSize, heads);
   await withChunks(async (eBuf, aBuf) => {
     for (let pos = 0; pos < es.size; pos += CHUNK) {
       const [eb, ab] = await Promise.all([es.chunk(pos, eBuf), as.chunk(pos, aBuf)]);
-      const same = eb.length === ab.length && eb.equals(ab);
-      ph?.update(eb, ab, same);
-      heads?.record(eb, pos);
-      if (same) out.regions.push(pos, eb.length, 'match');
-      else differingChunk(out, pos, eb, ab, blockSize);
+      scanner.feed(pos, eb, ab);
     }
   });
-  return out;
+  return judgeSameSize(es, as, blockSize, scanner.finish());
 }
 
-function differingChunk(out: Pass, pos: number, eb: Buffer, ab: Buffer, blockSize: number): void {
-  let dirs: boolean[] | null = null;
-  const dirChunk = (i: number): boolean => (dirs ??= directoryChunks(ab))[i] ?? false;
-  const runs = out.runs;
-  for (let off = 0; off < ab.length; off += SECTOR) {
-    const end = Math.min(off + SECTOR, ab.length);
-    const a = ab.subarray(off, end);
-    if (Buffer.compare(a, eb.subarray(off, end)) === 0) continue;
-    const zero = isAllZero(a);
-    const dir = !zero && dirChunk(off / SECTOR);
-    const junk = end - off >= 64 && (zero || dir || isJunk(a));
-    const last = runs[runs.length - 1];
-    if (last && last.end === pos + off) {
-      last.end = pos + end;
-      last.junk ||= junk;
-      last.allZero &&= zero;
-      last.dir ||= dir;
-    } else {
-      runs.push({ start: pos + off, end: pos + end, junk, allZero: zero, dir });
-    }
-  }
-  for (let off = 0; off < ab.length; off += blockSize) {
-    const end = Math.min(off + blockSize, ab.length);
-    const a = ab.subarray(off, end);
-    out.regions.push(pos + off, end - off, Buffer.compare(a, eb.subarray(off, end)) === 0 ? 'match' : blockClass(a, dirChunk, off / SECTOR));
-  }
+function wholeHeads(buf: Buffer): Uint32Array {
+  const h = new Heads(buf.length);
+  h.record(buf, 0);
+  return h.values;
 }
 
-/** Same size: the streaming pass, then each run judged. */
-async function sameSize(es: Side, as: Side, blockSize: number, heads: Heads | null): Promise<FileResult> {
+/** The runs the streaming pass found, judged one by one. */
+async function judgeSameSize(es: Side, as: Side, blockSize: number, scan: SameSizeScan): Promise<FileResult> {
   const size = es.size;
-  const ph = es.whole ? null : new PairHash();
-  const { runs, regions } = await sameSizePass(es, as, blockSize, ph, heads);
-  const [expectedSha256, actualSha256] = await hashes(es, as, ph);
-  if (runs.length === 0) return matchResult(size, expectedSha256);
+  const { runs, expectedSha256, actualSha256 } = scan;
+  const expectedHeads = scan.heads ?? undefined;
+  if (runs.length === 0) return { ...matchResult(size, expectedSha256), expectedHeads };
   // Whether the expected file is text, from its first bytes.
   const expectedText = looksText(await es.read(0, Math.min(size, WINDOW)));
   const { judged, requests, dirRequests } = await judgeRuns(es, as, runs, expectedText);
@@ -337,7 +218,7 @@ async function sameSize(es: Side, as: Side, blockSize: number, heads: Heads | nu
   // (before the sides are closed: a rescue may still turn it stale later, never the reverse).
   const span = [runs[0]!.start, runs[runs.length - 1]!.end] as const;
   const lines = expectedText && judged.some((j) => j.kind === 'edit') ? await lineStats(es, as, span, span) : {};
-  const finish = async (rescued: ReadonlySet<number>) => finishSameSize(size, blockSize, regions, judged, rescued, as.whole, lines);
+  const finish = async (rescued: ReadonlySet<number>) => finishSameSize(size, blockSize, scan, judged, rescued, as.whole, lines);
   return {
     ...(await finish(new Set())),
     expectedSize: size,
@@ -346,6 +227,7 @@ async function sameSize(es: Side, as: Side, blockSize: number, heads: Heads | nu
     actualSha256,
     requests,
     dirRequests,
+    expectedHeads,
     refinish: requests.some((q) => q.kind === 'rescue') ? finish : undefined,
   };
 }
@@ -492,7 +374,7 @@ async function directoryOrigin(as: Side, r: RawRun, run: number): Promise<Direct
 async function finishSameSize(
   size: number,
   blockSize: number,
-  regionList: RegionList,
+  scan: Pick<SameSizeScan, 'regions' | 'regionsTruncated'>,
   judged: RunJudgement[],
   rescued: ReadonlySet<number>,
   actual: Buffer | null,
@@ -505,20 +387,20 @@ async function finishSameSize(
   const staleKept = edits.length === 0 ? stale : stale.filter((j) => j.hard);
   const keptSet = new Set(staleKept);
   const editRanges = judged.filter((j) => !keptSet.has(j)).map((j) => [j.start, j.end] as const);
-  const regions = markEdits(regionList.list, editRanges, blockSize);
+  const regions = markEdits(scan.regions, editRanges, blockSize);
   const runDetail = (js: RunJudgement[]) =>
     js.slice(0, 20).map((j) => ({ offset: j.start, length: j.end - j.start, kind: keptSet.has(j) ? 'stale' : 'edit', why: rescuedWhy(j, rescued, judged) }));
   if (staleKept.length === 0) {
     const editedBytes = editRanges.reduce((n, [s, e]) => n + e - s, 0);
     const detail: Record<string, unknown> = { editedBytes, runs: runDetail(judged), ...lines };
-    if (regionList.truncated) detail.regionsTruncated = true;
+    if (scan.regionsTruncated) detail.regionsTruncated = true;
     return { class: 'modified', regions, detail };
   }
   const matchedBytes = regions.filter((r) => r.class === 'match').reduce((n, r) => n + r.length, 0);
   const why = rescuedWhy(staleKept[0]!, rescued, judged);
   if (matchedBytes > 0 || edits.length > 0) {
     const detail: Record<string, unknown> = { matchedBytes, blockSize, why, runs: runDetail(judged) };
-    if (regionList.truncated) detail.regionsTruncated = true;
+    if (scan.regionsTruncated) detail.regionsTruncated = true;
     return { class: 'partial', regions, detail };
   }
   return { ...(await wholeStaleClass(size, regions, actual)), regions };
@@ -547,6 +429,8 @@ function markEdits(list: Region[], edits: (readonly [number, number])[], blockSi
   }
   return out.list;
 }
+
+const STALE_PRIORITY: RegionClass[] = ['directory-block', 'foreign-text', 'foreign-binary'];
 
 /** A file whose every block is stale: its class from its content, as design.md section 3 lists. */
 async function wholeStaleClass(size: number, regions: Region[], actual: Buffer | null): Promise<Pick<FileResult, 'class' | 'detail'>> {

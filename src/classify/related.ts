@@ -17,6 +17,15 @@ export const BINARY_K = 16;
 export const MAX_CONTEXT = 4 * 1024 * 1024;
 export const MAX_STRETCH = 1024 * 1024;
 
+/**
+ * A plain Uint8Array view of bytes that may be a Buffer: these loops run hot on both, and code
+ * optimised for one bails out on the other (a "wrong map") and is compiled again, at a cost of
+ * tens of milliseconds a time.
+ */
+function plain(buf: Uint8Array): Uint8Array {
+  return Object.getPrototypeOf(buf) === Uint8Array.prototype ? buf : new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength);
+}
+
 const WS = new Uint8Array(256);
 for (const b of [0x20, 0x09, 0x0a, 0x0b, 0x0c]) WS[b] = 1;
 
@@ -24,7 +33,8 @@ for (const b of [0x20, 0x09, 0x0a, 0x0b, 0x0c]) WS[b] = 1;
  * Normalised text: CR dropped, A-Z lower-cased, every whitespace run one space, every digit run
  * one '0'. `map[i]` is the offset in `buf` of normalised byte i (to map coverage back).
  */
-export function normaliseText(buf: Uint8Array, withMap = false): { text: Uint8Array; map: Uint32Array | null } {
+export function normaliseText(input: Uint8Array, withMap = false): { text: Uint8Array; map: Uint32Array | null } {
+  const buf = plain(input);
   const out = new Uint8Array(buf.length);
   const map = withMap ? new Uint32Array(buf.length) : null;
   let n = 0;
@@ -72,6 +82,25 @@ function kgramHashes(buf: Uint8Array, k: number): Uint32Array {
   return out;
 }
 
+
+/**
+ * Roll over every k-gram of `src`, adding to `found` those `want` holds (`bits`: a cheap filter
+ * in front of it). The hot loop of the relatedness measure: a function of its own, so that its
+ * optimised code does not depend on whatever its caller saw.
+ */
+function rollContext(src: Uint8Array, k: number, bits: Uint32Array, want: HashSet32, found: HashSet32): void {
+  const n = src.length;
+  if (n < k) return;
+  let pow = 1;
+  for (let i = 0; i < k - 1; i++) pow = Math.imul(pow, BASE);
+  let h = 0;
+  for (let i = 0; i < k; i++) h = (Math.imul(h, BASE) + src[i]! + 1) | 0;
+  for (let i = k; i <= n; i++) {
+    const u = h >>> 0;
+    if (bits[(u >>> 5) & 0x7fff]! & (1 << (u & 31)) && want.has(u)) found.add(u);
+    if (i < n) h = (Math.imul(h - Math.imul(src[i - k]! + 1, pow), BASE) + src[i]! + 1) | 0;
+  }
+}
 
 /**
  * An open-addressing set of 32-bit hashes (a JS Set of a million numbers costs ~40 MB; this costs
@@ -124,7 +153,7 @@ export class Context {
     context: Uint8Array,
     readonly text: boolean,
   ) {
-    this.src = text ? normaliseText(context).text : context;
+    this.src = text ? normaliseText(context).text : plain(context);
   }
   get k(): number {
     return this.text ? TEXT_K : BINARY_K;
@@ -142,19 +171,7 @@ export class Context {
       bits[(h >>> 5) & 0x7fff]! |= 1 << (h & 31);
     }
     const found = new HashSet32(hashes.length);
-    const src = this.src;
-    const k = this.k;
-    if (src.length < k) return found;
-    let pow = 1;
-    for (let i = 0; i < k - 1; i++) pow = Math.imul(pow, BASE);
-    let h = 0;
-    for (let i = 0; i < k; i++) h = (Math.imul(h, BASE) + src[i]! + 1) | 0;
-    for (let i = k; ; i++) {
-      const u = h >>> 0;
-      if (bits[(u >>> 5) & 0x7fff]! & (1 << (u & 31)) && want.has(u)) found.add(u);
-      if (i >= src.length) break;
-      h = (Math.imul(h - Math.imul(src[i - k]! + 1, pow), BASE) + src[i]! + 1) | 0;
-    }
+    rollContext(this.src, this.k, bits, want, found);
     return found;
   }
 
@@ -164,30 +181,40 @@ export class Context {
    */
   cover(stretches: Uint8Array[], covered: Uint8Array[]): void {
     const k = this.k;
-    const parts = stretches.map((st) => {
+    const parts: { text: Uint8Array; map: Uint32Array | null; hashes: Uint32Array; length: number }[] = [];
+    let total = 0;
+    for (let n = 0; n < stretches.length; n++) {
+      const st = plain(stretches[n]!);
       const { text, map } = this.text ? normaliseText(st, true) : { text: st, map: null };
-      return { text, map, hashes: kgramHashes(text, k), length: st.length };
-    });
-    const all = new Uint32Array(parts.reduce((n, p) => n + p.hashes.length, 0));
+      const hashes = kgramHashes(text, k);
+      parts.push({ text, map, hashes, length: st.length });
+      total += hashes.length;
+    }
+    const all = new Uint32Array(total);
     let at = 0;
-    for (const p of parts) {
-      all.set(p.hashes, at);
-      at += p.hashes.length;
+    for (let n = 0; n < parts.length; n++) {
+      all.set(parts[n]!.hashes, at);
+      at += parts[n]!.hashes.length;
     }
     const found = this.found(all);
-    for (const [n, p] of parts.entries()) {
-      const c = covered[n]!;
-      let until = 0;
-      for (let i = 0; i < p.hashes.length; i++) {
-        if (!found.has(p.hashes[i]!)) continue;
-        // Normalised bytes i..i+k-1 map back to original bytes map[i]..map[i+k-1] (and the
-        // whitespace, CR and digits folded into them).
-        const from = Math.max(p.map ? p.map[i]! : i, until);
-        const to = p.map ? (i + k < p.text.length ? p.map[i + k]! : p.length) : i + k;
-        for (let j = from; j < to; j++) c[j] = 1;
-        until = Math.max(until, to);
-      }
-    }
+    for (let n = 0; n < parts.length; n++) markFound(parts[n]!, found, k, covered[n]!);
+  }
+}
+
+/**
+ * Mark in `c` the bytes of a stretch inside a k-gram that `found` holds. Normalised bytes
+ * i..i+k-1 map back to original bytes map[i]..map[i+k-1] (and the whitespace, CR and digits folded
+ * into them).
+ */
+function markFound(p: { text: Uint8Array; map: Uint32Array | null; hashes: Uint32Array; length: number }, found: HashSet32, k: number, c: Uint8Array): void {
+  const { text, map, hashes } = p;
+  let until = 0;
+  for (let i = 0; i < hashes.length; i++) {
+    if (!found.has(hashes[i]!)) continue;
+    const from = Math.max(map ? map[i]! : i, until);
+    const to = map ? (i + k < text.length ? map[i + k]! : p.length) : i + k;
+    if (to > from) c.fill(1, from, to);
+    until = Math.max(until, to);
   }
 }
 
@@ -209,37 +236,55 @@ const PIECE = 4096;
  * measured on 16 pieces of 4 KiB (the same offsets on both sides): the estimate of a fraction,
  * at a bounded cost whatever its length.
  */
-export function relatedness(actual: Uint8Array, expectedHere: Uint8Array | null, context: Context): Relatedness {
-  if (actual.length === 0) return { explained: 1, sameOffset: 1 };
-  const spans: [number, number][] = [];
-  if (actual.length <= MEASURE_WHOLE) spans.push([0, actual.length]);
-  else {
+export function relatedness(actualIn: Uint8Array, expectedIn: Uint8Array | null, context: Context): Relatedness {
+  if (actualIn.length === 0) return { explained: 1, sameOffset: 1 };
+  const actual = plain(actualIn);
+  const expectedHere = expectedIn ? plain(expectedIn) : null;
+  const starts: number[] = [];
+  const lengths: number[] = [];
+  if (actual.length <= MEASURE_WHOLE) {
+    starts.push(0);
+    lengths.push(actual.length);
+  } else {
     const step = Math.floor((actual.length - PIECE) / (PIECES - 1));
-    for (let i = 0; i < PIECES; i++) spans.push([i * step, PIECE]);
-  }
-  const stretches = spans.map(([o, l]) => actual.subarray(o, o + l));
-  const covered = spans.map(([, l]) => new Uint8Array(l));
-  let same = 0;
-  if (expectedHere) {
-    for (const [n, [o, l]] of spans.entries()) {
-      const c = covered[n]!;
-      const end = Math.min(o + l, expectedHere.length);
-      for (let i = o; i < end; i++) {
-        if (actual[i] === expectedHere[i]) {
-          c[i - o] = 1;
-          same++;
-        }
-      }
+    for (let i = 0; i < PIECES; i++) {
+      starts.push(i * step);
+      lengths.push(PIECE);
     }
+  }
+  const stretches: Uint8Array[] = [];
+  const covered: Uint8Array[] = [];
+  let same = 0;
+  for (let n = 0; n < starts.length; n++) {
+    const o = starts[n]!;
+    const l = lengths[n]!;
+    stretches.push(actual.subarray(o, o + l));
+    const c = new Uint8Array(l);
+    covered.push(c);
+    if (expectedHere) same += markSameOffset(actual, expectedHere, o, l, c);
   }
   context.cover(stretches, covered);
   let c = 0;
   let total = 0;
-  for (const flags of covered) {
+  for (let n = 0; n < covered.length; n++) {
+    const flags = covered[n]!;
     total += flags.length;
     for (let i = 0; i < flags.length; i++) c += flags[i]!;
   }
   return { explained: c / total, sameOffset: same / total };
+}
+
+/** Mark in `c` the bytes of actual[o, o + l) equal to the expected byte at the same offset; their count. */
+function markSameOffset(actual: Uint8Array, expectedHere: Uint8Array, o: number, l: number, c: Uint8Array): number {
+  let same = 0;
+  const end = Math.min(o + l, expectedHere.length);
+  for (let i = o; i < end; i++) {
+    if (actual[i] === expectedHere[i]) {
+      c[i - o] = 1;
+      same++;
+    }
+  }
+  return same;
 }
 
 /**
@@ -247,7 +292,9 @@ export function relatedness(actual: Uint8Array, expectedHere: Uint8Array | null,
  * substitution everywhere (renamed identifiers, bumped versions, changed case) keeps the shape
  * of every line; unrelated text agrees only by chance.
  */
-export function shapeAgreement(actual: Uint8Array, expected: Uint8Array): number {
+export function shapeAgreement(actualIn: Uint8Array, expectedIn: Uint8Array): number {
+  const actual = plain(actualIn);
+  const expected = plain(expectedIn);
   const n = Math.min(actual.length, expected.length);
   if (n === 0) return 0;
   let same = 0;

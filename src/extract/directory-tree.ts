@@ -1,12 +1,18 @@
 // A host directory as a Tree: walked without following symlinks, files read lazily.
 
-import { closeSync, lstatSync, openSync, readdirSync, readFileSync, readlinkSync, statSync, type Dirent, type Stats } from 'node:fs';
+import { closeSync, constants, lstatSync, openSync, readdirSync, readlinkSync, statSync, type Dirent, type Stats } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { join } from 'node:path';
 import { UserError } from '../util/errors.js';
 import { describeFsError } from '../util/fs-errors.js';
 import { readFully, readFullySync } from '../util/read-fully.js';
 import { contentless, type ChunkReader, type Tree, type TreeEntry } from '../tree/tree.js';
+
+/**
+ * A name listed as a regular file is opened as one: a symlink put in its place since is refused
+ * (ELOOP, reported as unreadable), never followed out of the tree.
+ */
+const READ_FLAGS = constants.O_RDONLY | constants.O_NOFOLLOW;
 
 /** Files up to this size are read synchronously: for small cached files that is several times faster. */
 const SYNC_READ_MAX = 256 * 1024;
@@ -38,7 +44,7 @@ export async function requireDirectory(dir: string, what: string): Promise<void>
 
 /** Read `n` bytes from the start of a file with as few system calls as possible. */
 async function readPrefix(full: string, n: number): Promise<Buffer> {
-  const fh = await open(full, 'r');
+  const fh = await open(full, READ_FLAGS);
   try {
     const buf = Buffer.allocUnsafe(n);
     return buf.subarray(0, await readFully(fh, buf, 0));
@@ -48,7 +54,7 @@ async function readPrefix(full: string, n: number): Promise<Buffer> {
 }
 
 function readPrefixSync(full: string, n: number): Buffer {
-  const fd = openSync(full, 'r');
+  const fd = openSync(full, READ_FLAGS);
   try {
     const buf = Buffer.allocUnsafe(n);
     return buf.subarray(0, readFullySync(fd, buf, 0));
@@ -64,20 +70,20 @@ function fileEntry(path: string, full: string, size: number, what: string): Tree
   // Small files in one synchronous call; large ones with positioned reads into one buffer.
   const readUpTo = async (n: number): Promise<Buffer> => {
     try {
-      if (n <= SYNC_READ_MAX) return n >= size ? readFileSync(full) : readPrefixSync(full, n);
+      if (n <= SYNC_READ_MAX) return readPrefixSync(full, n);
       return await readPrefix(full, n);
     } catch (err) {
       return wrap(err);
     }
   };
   const openReader = async (): Promise<ChunkReader> => {
-    const fh = await open(full, 'r').catch(wrap);
+    const fh = await open(full, READ_FLAGS).catch(wrap);
     return {
       read: (buf, position) => readFully(fh, buf, position),
       close: () => fh.close(),
     };
   };
-  return { path, kind: 'file', size, read: () => readUpTo(size), readHead: (n: number) => readUpTo(Math.min(n, size)), openReader };
+  return { path, kind: 'file', size, hostFile: full, read: () => readUpTo(size), readHead: (n: number) => readUpTo(Math.min(n, size)), openReader };
 }
 
 /**

@@ -208,6 +208,7 @@ function spilledEntry(path: string, file: string, size: number, what: string): T
     path,
     kind: 'file',
     size,
+    hostFile: file,
     read: () => readUpTo(size),
     readHead: (n: number) => readUpTo(Math.min(n, size)),
     openReader: async (): Promise<ChunkReader> => {

@@ -39,6 +39,12 @@ export interface TreeEntry {
   unreadable?: string;
   /** Where the bytes are on disk, when the producer knows (direct reading). */
   storage?: FileStorage;
+  /**
+   * A host file holding exactly these bytes (a host directory's file, a guest file spilled to the
+   * run's temp dir), when there is one: code on another thread may open it by this name instead
+   * of calling read(). Whoever opens it checks it is still a regular file of `size` bytes.
+   */
+  hostFile?: string;
   /** The file's bytes (regular files only). */
   read(): Promise<Buffer>;
   /** The first `n` bytes (regular files only), without reading the rest when it can be avoided. */

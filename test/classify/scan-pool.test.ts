@@ -1,0 +1,116 @@
+// The scan pool (classify/scan-pool.ts): pairs of host files scanned and judged by worker threads
+// and by the calling thread must give, file for file, the report the usual comparison gives; a
+// worker that dies hands its pairs back; a file swapped for a symlink after the listing is never
+// read through it.
+
+import { rm, symlink } from 'node:fs/promises';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { compareTrees, type CandidateSource } from '../../src/classify/compare-trees.js';
+import { ScanPool } from '../../src/classify/scan-pool.js';
+import { readDirectoryTree } from '../../src/extract/directory-tree.js';
+import type { Tree } from '../../src/tree/tree.js';
+import { withTempDir } from '../helpers/fs-images.js';
+import { writeTree } from '../helpers/trees.js';
+import { ffsDirChunk, genOcaml, genOpam, rng } from './helpers.js';
+
+/** A layer's worth of files and the same files with soft-updates damage of every kind (and an edit). */
+function damagedPair(): { expected: Record<string, Buffer>; actual: Record<string, Buffer> } {
+  const r = rng(20261127);
+  const expected: Record<string, Buffer> = {};
+  for (let i = 0; i < 40; i++) expected[`packages/p${i}/opam`] = genOpam(r, `p${i}`);
+  for (let i = 0; i < 10; i++) expected[`src/m${i}.ml`] = genOcaml(r, 300);
+  const bin = Buffer.alloc(1_300_000);
+  for (let i = 0; i < bin.length; i++) bin[i] = Math.floor(r() * 256);
+  expected['bin/tool.exe'] = bin;
+  const actual = { ...expected };
+  const copy = (p: string): Buffer => (actual[p] = Buffer.from(expected[p]!));
+  copy('packages/p1/opam').fill(0, 512, 1024); // a zeroed block
+  copy('packages/p2/opam').fill(0); // all zeros
+  ffsDirChunk(4242, ['tls', 'x509', 'mirage-crypto']).copy(copy('packages/p3/opam'), 0); // a directory block
+  expected['src/m1.ml']!.copy(copy('src/m0.ml'), 1024, 2048, 2560); // another file's text, mid-file
+  const tool = copy('bin/tool.exe');
+  tool.fill(0, 716_800, 720_896); // a zeroed block in the second chunk of a large binary
+  const edited = copy('src/m2.ml');
+  edited.write('let version = "1.0.1"', 100); // a same-size edit
+  return { expected, actual };
+}
+
+/** The same trees as the usual comparison sees them: entries without a host file to scan. */
+function withoutHostFiles(t: Tree): Tree {
+  return new Map([...t].map(([p, e]) => [p, { ...e, hostFile: undefined }]));
+}
+
+async function trees(dir: string): Promise<{ e: Tree; a: Tree; candidates: CandidateSource[] }> {
+  const e = await readDirectoryTree(join(dir, 'e'));
+  const a = await readDirectoryTree(join(dir, 'a'));
+  return { e, a, candidates: [{ source: 'expected', root: join(dir, 'e'), tree: e, name: (x) => x }] };
+}
+
+describe('scanning pairs of host files', () => {
+  it('worker threads and the calling thread give the report the usual comparison gives, file for file', async () => {
+    await withTempDir(async (dir) => {
+      const { expected, actual } = damagedPair();
+      await writeTree(join(dir, 'e'), expected);
+      await writeTree(join(dir, 'a'), actual);
+      const { e, a, candidates } = await trees(dir);
+      const usual = await compareTrees(withoutHostFiles(e), withoutHostFiles(a), { candidates });
+      const classes = Object.fromEntries(usual.filter((f) => f.class !== 'match').map((f) => [f.path, f.class]));
+      expect(classes).toEqual({
+        'packages/p1/opam': 'partial',
+        'packages/p2/opam': 'zeros',
+        'packages/p3/opam': 'partial',
+        'src/m0.ml': 'partial',
+        'src/m2.ml': 'modified',
+        'bin/tool.exe': 'partial',
+      });
+      for (const workers of [0, 1, 2]) {
+        const scanned = await compareTrees(e, a, { candidates, workers });
+        expect(scanned, `workers: ${workers}`).toEqual(usual);
+      }
+    });
+  });
+
+  it('a worker that dies hands its pairs back: every pair is answered, and what is answered is right', async () => {
+    await withTempDir(async (dir) => {
+      const { expected, actual } = damagedPair();
+      await writeTree(join(dir, 'e'), expected);
+      await writeTree(join(dir, 'a'), actual);
+      const { e, a } = await trees(dir);
+      // Several batches' worth: the worker holds the first when it is stopped, the others are left.
+      const once = [...e.keys()].filter((p) => e.get(p)!.kind === 'file').map((p) => ({ e: e.get(p)!, a: a.get(p)! }));
+      const pairs = [...once, ...once, ...once, ...once];
+      const pool = new ScanPool(1);
+      const asked = pool.ask(pairs, 4096, true);
+      // The worker is stopped under the pool's feet (as a crash or its heap cap would).
+      for (const w of (pool as unknown as { live: Set<{ terminate(): Promise<number> }> }).live) await w.terminate();
+      const got = await Promise.all(asked);
+      await pool.close();
+      for (const [i, s] of got.entries()) {
+        if (!s) continue; // handed back: compared the usual way
+        const same = Buffer.compare(expected[pairs[i]!.e.path]!, actual[pairs[i]!.e.path]!) === 0;
+        expect(s.scan.runs.length === 0, pairs[i]!.e.path).toBe(same);
+      }
+      expect(got.some((s) => s !== null)).toBe(true);
+    });
+  });
+
+  it('a file swapped for a symlink after the listing is reported unreadable, never read through the link', async () => {
+    await withTempDir(async (dir) => {
+      const { expected } = damagedPair();
+      await writeTree(join(dir, 'e'), expected);
+      await writeTree(join(dir, 'a'), expected);
+      const { e, a, candidates } = await trees(dir);
+      // Same size, same bytes: read through the link, it would pass as intact.
+      await rm(join(dir, 'a', 'packages/p5/opam'));
+      await symlink(join(dir, 'e', 'packages/p5/opam'), join(dir, 'a', 'packages/p5/opam'));
+      for (const workers of [0, 1]) {
+        const r = await compareTrees(e, a, { candidates, workers });
+        const f = r.find((x) => x.path === 'packages/p5/opam')!;
+        expect(f.class, `workers: ${workers}`).toBe('unreadable');
+        expect(f.detail).toMatchObject({ side: 'host' });
+        expect(r.filter((x) => x.class !== 'match')).toHaveLength(1);
+      }
+    });
+  });
+});
