@@ -117,7 +117,7 @@ class HeadBook {
     const h = this.heads.get(e);
     if (!h) return null;
     const out: number[] = [];
-    for (let i = 0; i < h.length; i++) if (wanted.h64.has(h[i]!)) out.push(i);
+    for (let i = 0; i < h.length; i++) if (wanted.has64(h[i]!)) out.push(i);
     return out;
   }
 }

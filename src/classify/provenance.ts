@@ -55,6 +55,8 @@ export async function readRange(entry: Readable, pos: number, len: number): Prom
 /** The hashes a set of stretches will look up: an index built with them keeps only what may match. */
 export class Wanted {
   readonly h64 = new Set<number>();
+  /** A bit per 2^20 values of h64 in front of the set: most blocks asked about are wanted by none. */
+  private readonly bits64 = new Uint32Array(1 << 15);
   readonly h32 = new Set<number>();
   readonly byLevel = new Map<Level, Set<number>>([
     [32, new Set()],
@@ -65,7 +67,14 @@ export class Wanted {
   add(level: Level, h: BlockHashes): void {
     this.byLevel.get(level)!.add(levelHash(h, level));
     if (level === 32) this.h32.add(h.h32);
-    else this.h64.add(h.h64);
+    else {
+      this.h64.add(h.h64);
+      this.bits64[(h.h64 >>> 5) & 0x7fff]! |= 1 << (h.h64 & 31);
+    }
+  }
+  /** Whether some wanted block has this 64-byte head hash. */
+  has64(h: number): boolean {
+    return (this.bits64[(h >>> 5) & 0x7fff]! & (1 << (h & 31))) !== 0 && this.h64.has(h);
   }
   get size(): number {
     let n = 0;
@@ -241,7 +250,7 @@ export class ProvenanceIndex {
         for (let off = 0; off < bytes.length; off += BLOCK) {
           const len = Math.min(BLOCK, bytes.length - off);
           // Filtered: the first 64 bytes tell whether the block can be wanted at all.
-          if (wanted && !wanted.h64.has(hashHead(bytes, off, len, h).h64) && !wanted.h32.has(h.h32)) continue;
+          if (wanted && !wanted.has64(hashHead(bytes, off, len, h).h64) && !wanted.h32.has(h.h32)) continue;
           hashBlock(bytes, off, len, h);
           if (h.zero) continue; // Zeros explain nothing.
           const id = first + (offset + off) / BLOCK;
