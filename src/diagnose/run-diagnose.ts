@@ -13,7 +13,7 @@ import { REPORT_SCHEMA, type FileReport, type Report } from '../report/schema.js
 import { fingerprintChanges, fingerprintFiles, type FileFingerprint } from '../store/fingerprint.js';
 import { normaliseGuestPath, pickCopyStep, readJobLog } from '../store/job-log.js';
 import { openStore, type ResolvedLayer } from '../store/store.js';
-import type { Tree } from '../tree/tree.js';
+import { atPath, type Tree } from '../tree/tree.js';
 import { CleanupScope } from '../util/cleanup.js';
 import { UserError, oneLine } from '../util/errors.js';
 import { emit, type OnEvent, type PlannedStep } from '../util/events.js';
@@ -94,7 +94,7 @@ export function selectExpected(tree: Tree, target: Pick<Target, 'src' | 'exclude
   const excluded = (p: string): boolean => (target.exclude ?? []).some((x) => p.split('/').includes(x));
   if (target.renamed) {
     const e = tree.get(target.renamed.from);
-    return e ? new Map([[target.renamed.to, { ...e, path: target.renamed.to }]]) : new Map();
+    return e ? new Map([[target.renamed.to, atPath(e, target.renamed.to)]]) : new Map();
   }
   const src = target.src;
   const wanted = (src ?? []).map((s) => posix.normalize(s).replace(/^\.\/+/, '').replace(/\/+$/, ''));

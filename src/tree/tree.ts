@@ -64,6 +64,14 @@ export type Tree = Map<string, TreeEntry>;
 
 const EMPTY = Buffer.alloc(0);
 
+/**
+ * The same entry under another path. Entries may be class instances whose reading lives on their
+ * prototype, which a spread (`{ ...e }`) would drop.
+ */
+export function atPath(e: TreeEntry, path: string): TreeEntry {
+  return Object.assign(Object.create(Object.getPrototypeOf(e) as object) as TreeEntry, e, { path });
+}
+
 /** An entry without content (directory, symlink, special file). */
 export function contentless(path: string, kind: Exclude<EntryKind, 'file'>, extra: Partial<TreeEntry> = {}): TreeEntry {
   return { path, kind, size: 0, read: async () => EMPTY, ...extra };

@@ -9,7 +9,7 @@ import { describe, expect, it } from 'vitest';
 import { compareTrees, type CandidateSource } from '../../src/classify/compare-trees.js';
 import { ScanPool } from '../../src/classify/scan-pool.js';
 import { readDirectoryTree } from '../../src/extract/directory-tree.js';
-import type { Tree } from '../../src/tree/tree.js';
+import { atPath, type Tree } from '../../src/tree/tree.js';
 import { withTempDir } from '../helpers/fs-images.js';
 import { writeTree } from '../helpers/trees.js';
 import { ffsDirChunk, genOcaml, genOpam, rng } from './helpers.js';
@@ -38,7 +38,7 @@ function damagedPair(): { expected: Record<string, Buffer>; actual: Record<strin
 
 /** The same trees as the usual comparison sees them: entries without a host file to scan. */
 function withoutHostFiles(t: Tree): Tree {
-  return new Map([...t].map(([p, e]) => [p, { ...e, hostFile: undefined }]));
+  return new Map([...t].map(([p, e]) => [p, Object.assign(atPath(e, p), { hostFile: undefined })]));
 }
 
 async function trees(dir: string): Promise<{ e: Tree; a: Tree; candidates: CandidateSource[] }> {
