@@ -2,7 +2,8 @@
 // bytes found to their origin.
 //
 // Two passes, so memory follows the damage and not the trees: first every file is compared as a
-// stream (file-compare.ts), keeping only the first bytes of each stale stretch; then, when some
+// stream (file-compare.ts; pairs of host files on every core, scan-pool.ts), keeping only the
+// first bytes of each stale stretch; then, when some
 // stretch needs tracing, the candidate trees are indexed keeping only the blocks whose hashes those
 // stretches hold (provenance.ts), and each stretch is looked up and its match extended.
 
@@ -126,7 +127,7 @@ async function compareFiles(e: TreeEntry, a: TreeEntry, opts: CompareOptions, bo
   const r = base(e.path, 'file');
   let res: FileResult;
   try {
-    // A worker's scan and judgement, or what is left of the pair compared here.
+    // The scan pool's scan and judgement of the pair, or what is left of it compared here.
     const s = await scanned;
     res = fromWorker(e.size, s) ?? (await compareFile(e, a, opts.blockSize ?? DEFAULT_BLOCK_SIZE, { heads: book.wanted, scan: s?.scan }));
     book.keep(e, res.expectedHeads);
