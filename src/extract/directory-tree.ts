@@ -1,18 +1,26 @@
 // A host directory as a Tree: walked without following symlinks, files read lazily.
 
-import { closeSync, constants, lstatSync, openSync, readdirSync, readlinkSync, statSync, type Dirent, type Stats } from 'node:fs';
-import { open } from 'node:fs/promises';
+import { closeSync, constants, fstatSync, lstatSync, openSync, readdirSync, readlinkSync, statSync, type Dirent, type Stats } from 'node:fs';
+import { open, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { UserError } from '../util/errors.js';
-import { describeFsError } from '../util/fs-errors.js';
+import { describeFsError, errnoCode } from '../util/fs-errors.js';
 import { readFully, readFullySync } from '../util/read-fully.js';
 import { contentless, type ChunkReader, type Tree, type TreeEntry } from '../tree/tree.js';
 
 /**
  * A name listed as a regular file is opened as one: a symlink put in its place since is refused
- * (ELOOP, reported as unreadable), never followed out of the tree.
+ * (ELOOP, reported as unreadable), never followed out of the tree, and a fifo does not block the
+ * open (O_NONBLOCK, which regular files ignore); what was opened is checked to be a regular file.
  */
-const READ_FLAGS = constants.O_RDONLY | constants.O_NOFOLLOW;
+const READ_FLAGS = constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK;
+
+/** Thrown when a listed file is something else by the time it is read. */
+class NotAFileNow extends Error {
+  constructor() {
+    super('is no longer a regular file');
+  }
+}
 
 /** Files up to this size are read synchronously: for small cached files that is several times faster. */
 const SYNC_READ_MAX = 256 * 1024;
@@ -42,9 +50,19 @@ export async function requireDirectory(dir: string, what: string): Promise<void>
   }
 }
 
+/** Open a listed file for reading, refusing anything but a regular file. */
+async function openFile(full: string): Promise<FileHandle> {
+  const fh = await open(full, READ_FLAGS);
+  if (!(await fh.stat()).isFile()) {
+    await fh.close();
+    throw new NotAFileNow();
+  }
+  return fh;
+}
+
 /** Read `n` bytes from the start of a file with as few system calls as possible. */
 async function readPrefix(full: string, n: number): Promise<Buffer> {
-  const fh = await open(full, READ_FLAGS);
+  const fh = await openFile(full);
   try {
     const buf = Buffer.allocUnsafe(n);
     return buf.subarray(0, await readFully(fh, buf, 0));
@@ -56,6 +74,7 @@ async function readPrefix(full: string, n: number): Promise<Buffer> {
 function readPrefixSync(full: string, n: number): Buffer {
   const fd = openSync(full, READ_FLAGS);
   try {
+    if (!fstatSync(fd).isFile()) throw new NotAFileNow();
     const buf = Buffer.allocUnsafe(n);
     return buf.subarray(0, readFullySync(fd, buf, 0));
   } finally {
@@ -89,7 +108,7 @@ class HostFileEntry implements TreeEntry {
   }
 
   async openReader(): Promise<ChunkReader> {
-    const fh = await open(this.full, READ_FLAGS).catch((err: unknown) => this.fail(err));
+    const fh = await openFile(this.full).catch((err: unknown) => this.fail(err));
     return {
       read: (buf, position) => readFully(fh, buf, position),
       close: () => fh.close(),
@@ -107,7 +126,9 @@ class HostFileEntry implements TreeEntry {
   }
 
   private fail(err: unknown): never {
-    throw new UserError(`${this.what} ${this.full}: ${describeFsError(err)}`);
+    // The name was a regular file when listed: ELOOP under O_NOFOLLOW means a symlink took its place.
+    const why = err instanceof NotAFileNow ? 'is no longer a regular file (not read)' : errnoCode(err) === 'ELOOP' ? 'is a symbolic link now (not followed)' : describeFsError(err);
+    throw new UserError(`${this.what} ${this.full}: ${why}`);
   }
 }
 

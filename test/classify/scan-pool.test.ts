@@ -1,10 +1,11 @@
 // The scan pool (classify/scan-pool.ts): pairs of host files scanned and judged by worker threads
 // and by the calling thread must give, file for file, the report the usual comparison gives; a
-// worker that dies hands its pairs back; a file swapped for a symlink after the listing is never
-// read through it.
+// worker that dies hands its pairs back; a file swapped for a symlink or a fifo after the listing
+// is never read through the link nor waited on.
 
 import { rm, symlink } from 'node:fs/promises';
 import { join } from 'node:path';
+import { execa } from 'execa';
 import { describe, expect, it } from 'vitest';
 import { compareTrees, type CandidateSource } from '../../src/classify/compare-trees.js';
 import { ScanPool } from '../../src/classify/scan-pool.js';
@@ -108,9 +109,29 @@ describe('scanning pairs of host files', () => {
         const r = await compareTrees(e, a, { candidates, workers });
         const f = r.find((x) => x.path === 'packages/p5/opam')!;
         expect(f.class, `workers: ${workers}`).toBe('unreadable');
-        expect(f.detail).toMatchObject({ side: 'host' });
+        expect(f.detail).toMatchObject({ side: 'host', reason: expect.stringContaining('is a symbolic link now (not followed)') });
         expect(r.filter((x) => x.class !== 'match')).toHaveLength(1);
       }
     });
   });
+
+  it('a file swapped for a fifo after the listing is reported unreadable, and nothing waits on it', async () => {
+    await withTempDir(async (dir) => {
+      const { expected } = damagedPair();
+      await writeTree(join(dir, 'e'), expected);
+      await writeTree(join(dir, 'a'), expected);
+      const { e, a, candidates } = await trees(dir);
+      await rm(join(dir, 'a', 'packages/p6/opam'));
+      await execa('mkfifo', [join(dir, 'a', 'packages/p6/opam')]);
+      for (const workers of [0, 1]) {
+        const r = await compareTrees(e, a, { candidates, workers });
+        const f = r.find((x) => x.path === 'packages/p6/opam')!;
+        expect(f.class, `workers: ${workers}`).toBe('unreadable');
+        expect(f.detail).toMatchObject({ side: 'host', reason: expect.stringContaining('is no longer a regular file') });
+      }
+      // And the usual path alone (no scan at all) refuses it the same way.
+      const usual = await compareTrees(withoutHostFiles(e), withoutHostFiles(a), { candidates });
+      expect(usual.find((x) => x.path === 'packages/p6/opam')!.class).toBe('unreadable');
+    });
+  }, 30_000);
 });
