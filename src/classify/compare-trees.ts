@@ -129,7 +129,7 @@ async function compareFiles(e: TreeEntry, a: TreeEntry, opts: CompareOptions, bo
   try {
     // The scan pool's scan and judgement of the pair, or what is left of it compared here.
     const s = await scanned;
-    res = fromWorker(e.size, s) ?? (await compareFile(e, a, opts.blockSize ?? DEFAULT_BLOCK_SIZE, { heads: book.wanted, scan: s?.scan }));
+    res = fromScan(e.size, s) ?? (await compareFile(e, a, opts.blockSize ?? DEFAULT_BLOCK_SIZE, { heads: book.wanted, scan: s?.scan }));
     book.keep(e, res.expectedHeads);
     delete res.expectedHeads;
   } catch (err) {
@@ -154,10 +154,10 @@ async function compareFiles(e: TreeEntry, a: TreeEntry, opts: CompareOptions, bo
 }
 
 /**
- * What a scan worker made of a pair: the same bytes (nothing left to read), or the file judged;
- * null for a pair it left to this thread (with its scan, when it made one).
+ * What the scan pool made of a pair: the same bytes (nothing left to read), or the file judged;
+ * null for a pair it left to the usual path (with its scan, when it made one).
  */
-function fromWorker(size: number, s: Scanned | null | undefined): FileResult | null {
+function fromScan(size: number, s: Scanned | null | undefined): FileResult | null {
   if (!s) return null;
   if (s.scan.runs.length === 0) return { ...matchResult(size, s.scan.expectedSha256), expectedHeads: s.scan.heads ?? undefined };
   return s.result;

@@ -10,9 +10,10 @@
 // the provenance step (a rescue: compare-trees.ts) is answered with its scan only, and judged on
 // the main thread, which keeps what revising needs.
 
-import { closeSync, constants, fstatSync, openSync, readSync } from 'node:fs';
+import { closeSync, readSync } from 'node:fs';
 import { parentPort } from 'node:worker_threads';
 import type { TreeEntry } from '../tree/tree.js';
+import { openListedSync } from '../util/open-listed.js';
 import { isWorkerOf } from '../util/worker-thread.js';
 import { compareFile, type FileResult } from './file-compare.js';
 import { CHUNK, SameSizeScanner, type SameSizeScan } from './stream-pass.js';
@@ -44,10 +45,6 @@ export interface ScanAnswer {
   results: (Scanned | null)[];
 }
 
-// Not following a symlink put in the file's place, and not blocking on a fifo: the open is checked
-// by fstat before a byte is read.
-const OPEN_FLAGS = constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK;
-
 /** Fill `buf` from `pos`, as far as the file goes. */
 function fill(fd: number, buf: Buffer, pos: number): number {
   let got = 0;
@@ -61,20 +58,12 @@ function fill(fd: number, buf: Buffer, pos: number): number {
 
 /** Open a listed file for reading, or null when it is not (any more) a regular file of `size` bytes. */
 function openListed(file: string, size: number): number | null {
-  let fd: number;
   try {
-    fd = openSync(file, OPEN_FLAGS);
+    return openListedSync(file, size);
   } catch {
+    // Not this thread's to report: the usual path reads it again and says what it finds.
     return null;
   }
-  try {
-    const st = fstatSync(fd);
-    if (st.isFile() && st.size === size) return fd;
-  } catch {
-    // Answered below: not this thread's to report.
-  }
-  closeSync(fd);
-  return null;
 }
 
 const eBuf = Buffer.allocUnsafe(CHUNK);

@@ -1,26 +1,13 @@
 // A host directory as a Tree: walked without following symlinks, files read lazily.
 
-import { closeSync, constants, fstatSync, lstatSync, openSync, readdirSync, readlinkSync, statSync, type Dirent, type Stats } from 'node:fs';
+import { closeSync, lstatSync, readdirSync, readlinkSync, statSync, type Dirent, type Stats } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { UserError } from '../util/errors.js';
 import { describeFsError, errnoCode } from '../util/fs-errors.js';
+import { LISTED_FILE_FLAGS, NotAFileNow, openListedSync } from '../util/open-listed.js';
 import { readFully, readFullySync } from '../util/read-fully.js';
 import { contentless, type ChunkReader, type Tree, type TreeEntry } from '../tree/tree.js';
-
-/**
- * A name listed as a regular file is opened as one: a symlink put in its place since is refused
- * (ELOOP, reported as unreadable), never followed out of the tree, and a fifo does not block the
- * open (O_NONBLOCK, which regular files ignore); what was opened is checked to be a regular file.
- */
-const READ_FLAGS = constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK;
-
-/** Thrown when a listed file is something else by the time it is read. */
-class NotAFileNow extends Error {
-  constructor() {
-    super('is no longer a regular file');
-  }
-}
 
 /** Files up to this size are read synchronously: for small cached files that is several times faster. */
 const SYNC_READ_MAX = 256 * 1024;
@@ -50,9 +37,9 @@ export async function requireDirectory(dir: string, what: string): Promise<void>
   }
 }
 
-/** Open a listed file for reading, refusing anything but a regular file. */
+/** Open a listed file for reading, refusing anything but a regular file (util/open-listed.ts). */
 async function openFile(full: string): Promise<FileHandle> {
-  const fh = await open(full, READ_FLAGS);
+  const fh = await open(full, LISTED_FILE_FLAGS);
   if (!(await fh.stat()).isFile()) {
     await fh.close();
     throw new NotAFileNow();
@@ -72,9 +59,8 @@ async function readPrefix(full: string, n: number): Promise<Buffer> {
 }
 
 function readPrefixSync(full: string, n: number): Buffer {
-  const fd = openSync(full, READ_FLAGS);
+  const fd = openListedSync(full);
   try {
-    if (!fstatSync(fd).isFile()) throw new NotAFileNow();
     const buf = Buffer.allocUnsafe(n);
     return buf.subarray(0, readFullySync(fd, buf, 0));
   } finally {

@@ -42,6 +42,20 @@ function withoutHostFiles(t: Tree): Tree {
   return new Map([...t].map(([p, e]) => [p, Object.assign(atPath(e, p), { hostFile: undefined })]));
 }
 
+const SWAPPED = 'packages/p5/opam';
+
+/** Intact trees, listed; then `swap` puts something else in place of one actual file. */
+async function swappedAfterListing(dir: string, swap: (file: string, original: string) => Promise<unknown>): Promise<{ e: Tree; a: Tree; candidates: CandidateSource[] }> {
+  const { expected } = damagedPair();
+  await writeTree(join(dir, 'e'), expected);
+  await writeTree(join(dir, 'a'), expected);
+  const listed = await trees(dir);
+  await rm(join(dir, 'a', SWAPPED));
+  await swap(join(dir, 'a', SWAPPED), join(dir, 'e', SWAPPED));
+  return listed;
+}
+
+
 async function trees(dir: string): Promise<{ e: Tree; a: Tree; candidates: CandidateSource[] }> {
   const e = await readDirectoryTree(join(dir, 'e'));
   const a = await readDirectoryTree(join(dir, 'a'));
@@ -98,16 +112,11 @@ describe('scanning pairs of host files', () => {
 
   it('a file swapped for a symlink after the listing is reported unreadable, never read through the link', async () => {
     await withTempDir(async (dir) => {
-      const { expected } = damagedPair();
-      await writeTree(join(dir, 'e'), expected);
-      await writeTree(join(dir, 'a'), expected);
-      const { e, a, candidates } = await trees(dir);
       // Same size, same bytes: read through the link, it would pass as intact.
-      await rm(join(dir, 'a', 'packages/p5/opam'));
-      await symlink(join(dir, 'e', 'packages/p5/opam'), join(dir, 'a', 'packages/p5/opam'));
+      const { e, a, candidates } = await swappedAfterListing(dir, (file, original) => symlink(original, file));
       for (const workers of [0, 1]) {
         const r = await compareTrees(e, a, { candidates, workers });
-        const f = r.find((x) => x.path === 'packages/p5/opam')!;
+        const f = r.find((x) => x.path === SWAPPED)!;
         expect(f.class, `workers: ${workers}`).toBe('unreadable');
         expect(f.detail).toMatchObject({ side: 'host', reason: expect.stringContaining('is a symbolic link now (not followed)') });
         expect(r.filter((x) => x.class !== 'match')).toHaveLength(1);
@@ -117,21 +126,16 @@ describe('scanning pairs of host files', () => {
 
   it('a file swapped for a fifo after the listing is reported unreadable, and nothing waits on it', async () => {
     await withTempDir(async (dir) => {
-      const { expected } = damagedPair();
-      await writeTree(join(dir, 'e'), expected);
-      await writeTree(join(dir, 'a'), expected);
-      const { e, a, candidates } = await trees(dir);
-      await rm(join(dir, 'a', 'packages/p6/opam'));
-      await execa('mkfifo', [join(dir, 'a', 'packages/p6/opam')]);
+      const { e, a, candidates } = await swappedAfterListing(dir, (file) => execa('mkfifo', [file]));
       for (const workers of [0, 1]) {
         const r = await compareTrees(e, a, { candidates, workers });
-        const f = r.find((x) => x.path === 'packages/p6/opam')!;
+        const f = r.find((x) => x.path === SWAPPED)!;
         expect(f.class, `workers: ${workers}`).toBe('unreadable');
         expect(f.detail).toMatchObject({ side: 'host', reason: expect.stringContaining('is no longer a regular file') });
       }
       // And the usual path alone (no scan at all) refuses it the same way.
       const usual = await compareTrees(withoutHostFiles(e), withoutHostFiles(a), { candidates });
-      expect(usual.find((x) => x.path === 'packages/p6/opam')!.class).toBe('unreadable');
+      expect(usual.find((x) => x.path === SWAPPED)!.class).toBe('unreadable');
     });
   }, 30_000);
 });
