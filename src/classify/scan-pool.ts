@@ -5,15 +5,17 @@
 // with synchronous reads, by worker threads and by the calling thread between its own work, so
 // every core does it; the calling thread compares the other pairs itself, the usual way.
 //
-// A worker that fails is not an error of the run: the pairs it held are answered null (compare
-// them the usual way) and the others go to the workers left and to the calling thread.
+// Every thread is sent all the batches of an ask at once and claims the next one itself (an atomic
+// counter shared by all): a worker never waits for the calling thread, busy with a batch of its
+// own, to hand it work. A worker that fails is not an error of the run: the batches it claimed and
+// did not answer are answered null (compare them the usual way); the others go on being claimed.
 
 import { availableParallelism } from 'node:os';
 import type { Worker } from 'node:worker_threads';
 import type { TreeEntry } from '../tree/tree.js';
 import { spawnWorker } from '../util/worker-thread.js';
 import type { FileResult, ProvenanceRequest } from './file-compare.js';
-import { answerBatch, type ScanAnswer, type ScanBatch, type Scanned } from './scan-worker.js';
+import { answerBatch, claimBatch, type ScanAnswer, type ScanBatch, type ScanJob, type Scanned } from './scan-worker.js';
 
 export type { Scanned };
 
@@ -42,88 +44,140 @@ export function scanWorkers(setting: number | 'auto' | undefined, pairs: { size:
   return Math.min(availableParallelism(), AUTO_MAX_THREADS) - 1;
 }
 
-interface Waiting {
-  batch: ScanBatch;
-  resolve: ((r: Scanned | null) => void)[];
+/** The calling thread's number in a job's `owner` (workers are 2, 3, ...; 0 is unclaimed). */
+const HERE = 1;
+
+/** The batches of one ask, and what is left to answer. */
+class Job {
+  readonly claim = new Int32Array(new SharedArrayBuffer(4));
+  readonly owner: Int32Array;
+  private readonly resolve: ((r: Scanned | null) => void)[][];
+  private readonly answered: Uint8Array;
+  private left: number;
+  constructor(
+    readonly id: number,
+    readonly batches: ScanBatch[],
+    resolve: ((r: Scanned | null) => void)[][],
+  ) {
+    this.owner = new Int32Array(new SharedArrayBuffer(4 * batches.length));
+    this.resolve = resolve;
+    this.answered = new Uint8Array(batches.length);
+    this.left = batches.length;
+  }
+
+  get done(): boolean {
+    return this.left === 0;
+  }
+
+  message(me: number): ScanJob {
+    return { job: this.id, batches: this.batches, claim: this.claim.buffer as SharedArrayBuffer, owner: this.owner.buffer as SharedArrayBuffer, me };
+  }
+
+  answer(i: number, results: (Scanned | null)[] | null): void {
+    if (this.answered[i]) return;
+    this.answered[i] = 1;
+    this.left--;
+    this.resolve[i]!.forEach((r, k) => r(results ? revive(results[k] ?? null) : null));
+  }
+
+  /** Batches thread `me` claimed, or may have claimed as it died, and did not answer: null. */
+  handBack(me: number): void {
+    const claimed = Math.min(Atomics.load(this.claim, 0), this.batches.length);
+    for (let i = 0; i < claimed; i++) {
+      const o = Atomics.load(this.owner, i);
+      if (o === me || o === 0) this.answer(i, null);
+    }
+  }
+
+  /** No batch claimed any more; every one not answered yet: null. */
+  stop(): void {
+    Atomics.store(this.claim, 0, this.batches.length);
+    for (let i = 0; i < this.batches.length; i++) this.answer(i, null);
+  }
 }
 
-/** Threads scanning batches of pairs, handed out in the order they were asked. */
+/** Threads scanning batches of pairs: workers and the calling thread claim them in order. */
 export class ScanPool {
-  private readonly queue: Waiting[] = [];
+  private readonly jobs = new Map<number, Job>();
   private readonly live = new Set<Worker>();
-  /** Workers waiting for a batch: how to hand them one. */
-  private idle: (() => void)[] = [];
-  private nextId = 0;
+  private readonly workers = new Map<Worker, number>();
+  private nextJob = 0;
   private closed = false;
 
   constructor(workers: number) {
-    for (let i = 0; i < workers; i++) this.start();
+    for (let i = 0; i < workers; i++) this.start(HERE + 1 + i);
   }
 
   /** One promise per pair, all asked at once (null: compare that pair the usual way). */
   ask(pairs: { e: TreeEntry; a: TreeEntry }[], blockSize: number, heads: boolean): Promise<Scanned | null>[] {
     const out: Promise<Scanned | null>[] = [];
-    let cur: Waiting | null = null;
+    const batches: ScanBatch[] = [];
+    const resolve: ((r: Scanned | null) => void)[][] = [];
     let bytes = 0;
     for (const { e, a } of pairs) {
-      if (!cur || cur.batch.pairs.length >= BATCH_PAIRS || bytes >= BATCH_BYTES) {
-        cur = { batch: { id: this.nextId++, pairs: [], blockSize, heads }, resolve: [] };
-        this.queue.push(cur);
+      let cur = batches[batches.length - 1];
+      if (!cur || cur.pairs.length >= BATCH_PAIRS || bytes >= BATCH_BYTES) {
+        cur = { id: batches.length, pairs: [], blockSize, heads };
+        batches.push(cur);
+        resolve.push([]);
         bytes = 0;
       }
-      const w = cur;
-      w.batch.pairs.push({ expected: e.hostFile!, actual: a.hostFile!, size: e.size });
+      cur.pairs.push({ expected: e.hostFile!, actual: a.hostFile!, size: e.size });
       bytes += e.size;
-      out.push(new Promise((res) => w.resolve.push(res)));
+      const rs = resolve[resolve.length - 1]!;
+      out.push(new Promise((res) => rs.push(res)));
     }
-    for (const feed of this.idle.splice(0)) feed();
-    void this.scanHere();
+    const job = new Job(this.nextJob++, batches, resolve);
+    if (this.closed) {
+      job.stop();
+      return out;
+    }
+    if (job.done) return out;
+    this.jobs.set(job.id, job);
+    for (const [w, me] of this.workers) w.postMessage(job.message(me));
+    void this.scanHere(job);
     return out;
   }
 
   /** Stop the workers; whatever is still asked is answered null. */
   async close(): Promise<void> {
     this.closed = true;
-    for (const q of this.queue.splice(0)) q.resolve.forEach((r) => r(null));
+    for (const j of this.jobs.values()) j.stop();
+    this.jobs.clear();
     await Promise.all([...this.live].map((w) => w.terminate()));
     this.live.clear();
+    this.workers.clear();
   }
 
   /** The calling thread scans batches too, one at a time, yielding to its own work between them. */
-  private async scanHere(): Promise<void> {
+  private async scanHere(job: Job): Promise<void> {
     for (;;) {
       await new Promise((res) => setImmediate(res));
-      const w = this.closed ? undefined : this.queue.shift();
-      if (!w) return;
-      const { answer } = await answerBatch(w.batch);
-      w.resolve.forEach((r, i) => r(revive(answer.results[i] ?? null)));
+      const i = this.closed ? -1 : claimBatch(job.claim, job.owner, HERE);
+      if (i < 0) return;
+      const { answer } = await answerBatch(job.batches[i]!);
+      job.answer(i, answer.results);
+      if (job.done) this.jobs.delete(job.id);
     }
   }
 
-  private start(): void {
+  private start(me: number): void {
     const w = spawnWorker('classify/scan-worker', { maxOldGenerationSizeMb: 64, maxYoungGenerationSizeMb: 1 });
     this.live.add(w);
-    let current: Waiting | null = null;
-    const feed = (): void => {
-      current = this.closed ? null : (this.queue.shift() ?? null);
-      if (current) w.postMessage(current.batch);
-      else this.idle.push(feed);
-    };
-    // A worker gone mid-batch: its pairs are compared the usual way; the queue goes on without it.
+    this.workers.set(w, me);
+    // A worker gone mid-batch: the batches it claimed are compared the usual way; the others go on.
     const gone = (): void => {
       if (!this.live.delete(w)) return;
-      this.idle = this.idle.filter((f) => f !== feed);
-      current?.resolve.forEach((r) => r(null));
-      current = null;
+      this.workers.delete(w);
+      for (const j of this.jobs.values()) j.handBack(me);
     };
-    w.on('message', (m: ScanAnswer) => {
-      const done = current;
-      if (done && done.batch.id === m.id) done.resolve.forEach((r, i) => r(revive(m.results[i] ?? null)));
-      feed();
+    w.on('message', (m: { job: number; answer: ScanAnswer }) => {
+      const job = this.jobs.get(m.job);
+      job?.answer(m.answer.id, m.answer.results);
+      if (job?.done) this.jobs.delete(job.id);
     });
     w.on('error', gone);
     w.on('exit', gone);
-    feed();
   }
 }
 

@@ -40,6 +40,7 @@ export interface Scanned {
 }
 
 export interface ScanAnswer {
+  /** The batch's index in its job. */
   id: number;
   /** Per pair, in order: scanned, or null (compare it on the main thread). */
   results: (Scanned | null)[];
@@ -151,9 +152,40 @@ export async function answerBatch(b: ScanBatch): Promise<{ answer: ScanAnswer; t
   return { answer: { id: b.id, results }, transfer };
 }
 
+/**
+ * A job: every batch of one ask, sent to every thread at once. Each thread claims the next batch
+ * with one atomic add on `claim` and writes its own number into `owner` (so the batches of a
+ * thread that dies can be handed back), and nobody waits for anybody to be handed work.
+ */
+export interface ScanJob {
+  job: number;
+  batches: ScanBatch[];
+  /** Int32Array [next batch to claim], shared by every thread. */
+  claim: SharedArrayBuffer;
+  /** Int32Array, one per batch: 0 unclaimed, else the claiming thread's number. */
+  owner: SharedArrayBuffer;
+  /** This thread's number in `owner`. */
+  me: number;
+}
+
+/** The next batch of a job for thread `me` to scan, or -1 when none is left. */
+export function claimBatch(claim: Int32Array, owner: Int32Array, me: number): number {
+  const i = Atomics.add(claim, 0, 1);
+  if (i >= owner.length) return -1;
+  Atomics.store(owner, i, me);
+  return i;
+}
+
 if (parentPort && isWorkerOf('classify/scan-worker')) {
   const port = parentPort;
-  port.on('message', (b: ScanBatch) => {
-    void answerBatch(b).then(({ answer, transfer }) => port.postMessage(answer, transfer));
+  port.on('message', (j: ScanJob) => {
+    const claim = new Int32Array(j.claim);
+    const owner = new Int32Array(j.owner);
+    void (async () => {
+      for (let i = claimBatch(claim, owner, j.me); i >= 0; i = claimBatch(claim, owner, j.me)) {
+        const { answer, transfer } = await answerBatch(j.batches[i]!);
+        port.postMessage({ job: j.job, answer }, transfer);
+      }
+    })();
   });
 }

@@ -97,8 +97,16 @@ describe('scanning pairs of host files', () => {
       const pairs = [...once, ...once, ...once, ...once];
       const pool = new ScanPool(1);
       const asked = pool.ask(pairs, 4096, true);
-      // The worker is stopped under the pool's feet (as a crash or its heap cap would).
-      for (const w of (pool as unknown as { live: Set<{ terminate(): Promise<number> }> }).live) await w.terminate();
+      // Once it has claimed a batch, the worker is stopped under the pool's feet (as a crash or its
+      // heap cap would).
+      const inside = pool as unknown as { live: Set<{ terminate(): Promise<number> }>; jobs: Map<number, { owner: Int32Array }> };
+      const owner = [...inside.jobs.values()][0]!.owner;
+      // This thread is held (it would claim every batch itself, a worker being slower to start).
+      const nap = new Int32Array(new SharedArrayBuffer(4));
+      const until = Date.now() + 30_000;
+      while (!owner.some((o) => o > 1) && Date.now() < until) Atomics.wait(nap, 0, 0, 5);
+      expect(owner.some((o) => o > 1)).toBe(true);
+      for (const w of inside.live) await w.terminate();
       const got = await Promise.all(asked);
       await pool.close();
       for (const [i, s] of got.entries()) {

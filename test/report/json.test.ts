@@ -50,8 +50,9 @@ describe('toSafeJson', () => {
     const nested = fc.oneof(leaf, fc.array(leaf, { maxLength: 3 }), fc.dictionary(fc.string(), leaf, { maxKeys: 3 }));
     const value = fc.oneof(nested, fc.array(nested, { maxLength: 5 }));
     fc.assert(
-      fc.property(fc.dictionary(fc.string(), value, { maxKeys: 5 }), fc.integer({ min: 0, max: 4 }), (doc, indent) => {
+      fc.property(fc.dictionary(fc.string(), value, { maxKeys: 5 }), fc.integer({ min: 0, max: 4 }), fc.integer({ min: 1, max: 6 }), (doc, indent, slice) => {
         expect([...safeJsonPieces(doc, indent)].join('')).toBe(toSafeJson(doc, indent));
+        expect([...safeJsonPieces(doc, indent, slice)].join('')).toBe(toSafeJson(doc, indent));
       }),
       { numRuns: 2000 },
     );
