@@ -119,6 +119,15 @@ class HostFileEntry implements TreeEntry {
 }
 
 /**
+ * What joins `root` and a relative path walked below it: path.join's result for such a path, by
+ * concatenation (path.join costs about 2 µs, and a walk of 20,000 files makes 20,000 names).
+ */
+export function pathPrefix(root: string): string {
+  const dir = join(root, '.');
+  return dir === '.' ? '' : dir.endsWith('/') ? dir : `${dir}/`;
+}
+
+/**
  * Walk `root` into a Tree. Paths are relative and `/`-separated. Symlinks are read, never
  * followed; sockets, fifos and devices are recorded, never opened. The walk itself is
  * synchronous: metadata calls on the event loop are several times faster than through the pool.
@@ -126,8 +135,9 @@ class HostFileEntry implements TreeEntry {
 export async function readDirectoryTree(root: string, what = 'directory'): Promise<Tree> {
   await requireDirectory(root, what);
   const tree: Tree = new Map();
+  const prefix = pathPrefix(root);
   const walk = (rel: string): void => {
-    const abs = rel ? join(root, rel) : root;
+    const abs = rel ? prefix + rel : root;
     let names: Dirent[];
     try {
       names = readdirSync(abs, { withFileTypes: true });
@@ -137,7 +147,7 @@ export async function readDirectoryTree(root: string, what = 'directory'): Promi
     names.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
     for (const d of names) {
       const path = rel ? `${rel}/${d.name}` : d.name;
-      const full = join(root, path);
+      const full = prefix + path;
       try {
         if (d.isDirectory()) {
           tree.set(path, contentless(path, 'directory'));
