@@ -2,11 +2,15 @@
 
 const ZERO = Buffer.alloc(64 * 1024);
 
-/** True when every byte is NUL (memcmp against a zero page, so it runs at memory speed). */
+/**
+ * True when every byte is NUL (memcmp against a zero page, so it runs at memory speed). Compared
+ * by offsets, not views: it runs for every differing block, and two views a call were the
+ * largest allocation of a classification (42 MB for a 1 GB tree).
+ */
 export function isAllZero(buf: Uint8Array): boolean {
   for (let off = 0; off < buf.length; off += ZERO.length) {
     const n = Math.min(ZERO.length, buf.length - off);
-    if (Buffer.compare(buf.subarray(off, off + n), ZERO.subarray(0, n)) !== 0) return false;
+    if (ZERO.compare(buf, off, off + n, 0, n) !== 0) return false;
   }
   return true;
 }

@@ -131,7 +131,8 @@ async function compareFiles(e: TreeEntry, a: TreeEntry, opts: CompareOptions, bo
     const s = await scanned;
     res = fromScan(e.size, s) ?? (await compareFile(e, a, opts.blockSize ?? DEFAULT_BLOCK_SIZE, { heads: book.wanted, scan: s?.scan }));
     book.keep(e, res.expectedHeads);
-    delete res.expectedHeads;
+    // Not `delete`: that turns each result into a dictionary-mode object (about 1.5 KB a file).
+    res.expectedHeads = undefined;
   } catch (err) {
     const why = readFailure(err);
     if (why === null) throw err;

@@ -156,8 +156,9 @@ export class SameSizeScanner {
     const runs = this.runs;
     for (let off = 0; off < ab.length; off += SECTOR) {
       const end = Math.min(off + SECTOR, ab.length);
+      // By offsets: views are made only of the sectors that differ.
+      if (ab.compare(eb, off, end, off, end) === 0) continue;
       const a = ab.subarray(off, end);
-      if (Buffer.compare(a, eb.subarray(off, end)) === 0) continue;
       const zero = isAllZero(a);
       const dir = !zero && dirChunk(off / SECTOR);
       const junk = end - off >= 64 && (zero || dir || isJunk(a));
@@ -173,8 +174,7 @@ export class SameSizeScanner {
     }
     for (let off = 0; off < ab.length; off += this.blockSize) {
       const end = Math.min(off + this.blockSize, ab.length);
-      const a = ab.subarray(off, end);
-      this.regions.push(pos + off, end - off, Buffer.compare(a, eb.subarray(off, end)) === 0 ? 'match' : blockClass(a, dirChunk, off / SECTOR));
+      this.regions.push(pos + off, end - off, ab.compare(eb, off, end, off, end) === 0 ? 'match' : blockClass(ab.subarray(off, end), dirChunk, off / SECTOR));
     }
   }
 }
