@@ -11,7 +11,7 @@ import { basename } from 'node:path';
 import type { FileReport, Provenance } from '../report/schema.js';
 import type { Tree, TreeEntry } from '../tree/tree.js';
 import { UserError } from '../util/errors.js';
-import { mapPool } from '../util/pool.js';
+import { limiter, mapPool } from '../util/pool.js';
 import { BLOCK, hashBlock, newHashes } from './block-hash.js';
 import { isAllZero } from './bytes.js';
 import { DEFAULT_BLOCK_SIZE } from './content.js';
@@ -21,6 +21,7 @@ import { sha256Hex } from './hash.js';
 import { indexTree } from './index-corpus.js';
 import { ProvenanceIndex, readRange, Wanted, type Match } from './provenance.js';
 import { ScanPool, scannable, scanWorkers, type Scanned } from './scan-pool.js';
+import type { SameSizeScan } from './stream-pass.js';
 
 /** A tree whose files may be named as the origin of stale bytes (structurally extract's CandidateTree). */
 export interface CandidateSource {
@@ -123,25 +124,30 @@ class HeadBook {
   }
 }
 
-async function compareFiles(e: TreeEntry, a: TreeEntry, opts: CompareOptions, book: HeadBook, scanned?: Promise<Scanned | null>): Promise<Pending> {
-  const r = base(e.path, 'file');
+async function compareFiles(e: TreeEntry, a: TreeEntry, opts: CompareOptions, book: HeadBook, scan?: SameSizeScan): Promise<Pending> {
   let res: FileResult;
   try {
-    // The scan pool's scan and judgement of the pair, or what is left of it compared here.
-    const s = await scanned;
-    res = fromScan(e.size, s) ?? (await compareFile(e, a, opts.blockSize ?? DEFAULT_BLOCK_SIZE, { heads: book.wanted, scan: s?.scan }));
-    book.keep(e, res.expectedHeads);
-    // Not `delete`: that turns each result into a dictionary-mode object (about 1.5 KB a file).
-    res.expectedHeads = undefined;
+    // What the scan pool left of the pair (its scan, when it made one) compared here.
+    res = await compareFile(e, a, opts.blockSize ?? DEFAULT_BLOCK_SIZE, { heads: book.wanted, scan });
   } catch (err) {
     const why = readFailure(err);
     if (why === null) throw err;
+    const r = base(e.path, 'file');
     r.class = 'unreadable';
     r.expectedSize = e.size;
     r.actualSize = a.size;
     r.detail = { reason: why, side: 'host' };
     return { report: r, actual: a };
   }
+  return compared(e, a, res, book);
+}
+
+/** The report of a compared pair of files, and what the second pass needs of it. */
+function compared(e: TreeEntry, a: TreeEntry, res: FileResult, book: HeadBook): Pending {
+  book.keep(e, res.expectedHeads);
+  // Not `delete`: that turns each result into a dictionary-mode object (about 1.5 KB a file).
+  res.expectedHeads = undefined;
+  const r = base(e.path, 'file');
   r.class = res.class;
   r.expectedSize = res.expectedSize;
   r.actualSize = res.actualSize;
@@ -158,7 +164,7 @@ async function compareFiles(e: TreeEntry, a: TreeEntry, opts: CompareOptions, bo
  * What the scan pool made of a pair: the same bytes (nothing left to read), or the file judged;
  * null for a pair it left to the usual path (with its scan, when it made one).
  */
-function fromScan(size: number, s: Scanned | null | undefined): FileResult | null {
+function fromScan(size: number, s: Scanned | null): FileResult | null {
   if (!s) return null;
   if (s.scan.runs.length === 0) return { ...matchResult(size, s.scan.expectedSha256), expectedHeads: s.scan.heads ?? undefined };
   return s.result;
@@ -228,7 +234,7 @@ export function selfEvidence(buf: Uint8Array, size = buf.length): 'empty' | 'zer
   return 'data';
 }
 
-async function compareEntry(path: string, e: TreeEntry | undefined, a: TreeEntry | undefined, opts: CompareOptions, book: HeadBook, scanned?: Promise<Scanned | null>): Promise<Pending> {
+async function compareEntry(path: string, e: TreeEntry | undefined, a: TreeEntry | undefined, opts: CompareOptions, book: HeadBook, scan?: SameSizeScan): Promise<Pending> {
   if (!e) return extraEntry(a!);
   if (!a) {
     const r = base(path, e.kind);
@@ -273,7 +279,7 @@ async function compareEntry(path: string, e: TreeEntry | undefined, a: TreeEntry
     r.detail = { expectedSpecial: e.special, actualSpecial: a.special };
     return { report: r, actual: a };
   }
-  return compareFiles(e, a, opts, book, scanned);
+  return compareFiles(e, a, opts, book, scan);
 }
 
 /** The hashes a stretch will be looked up by (see ProvenanceIndex.lookup). */
@@ -450,38 +456,52 @@ async function trace(pending: Pending[], opts: CompareOptions, book: HeadBook): 
   if (opts.directoryOfInode) await nameDirectories(pending, opts.directoryOfInode);
 }
 
-/** Every pair handed to the scan workers at once: path -> what the worker will make of it. */
-function askScans(pool: ScanPool | null, pairs: { path: string; e: TreeEntry; a: TreeEntry }[], blockSize: number, heads: boolean): Map<string, Promise<Scanned | null>> {
-  const scans = new Map<string, Promise<Scanned | null>>();
-  if (!pool) return scans;
-  const asked = pool.ask(pairs, blockSize, heads);
-  for (let i = 0; i < pairs.length; i++) scans.set(pairs[i]!.path, asked[i]!);
-  return scans;
-}
-
 /**
- * The first pass: every path compared, the pairs of host files first handed to the scan pool (all
- * at once, scanned in order by its threads and this one), the others compared here as they come.
+ * The first pass: every path compared. The pairs of host files are handed to the scan pool all at
+ * once and made reports of as its batches are answered (most are the same bytes, or judged by
+ * the thread that scanned them); the other paths, and the pairs the pool left, are compared here,
+ * a few at a time, as they come.
  */
 async function firstPass(list: string[], expected: Tree, actual: Tree, opts: CompareOptions, book: HeadBook): Promise<Pending[]> {
-  const pairs = list.flatMap((p) => {
+  const out = new Array<Pending>(list.length);
+  const pairs: { i: number; e: TreeEntry; a: TreeEntry }[] = [];
+  const others: number[] = [];
+  for (let i = 0; i < list.length; i++) {
+    const p = list[i]!;
     const e = expected.get(p);
     const a = actual.get(p);
-    return scannable(e, a) ? [{ path: p, e: e!, a: a! }] : [];
-  });
-  const workers = scanWorkers(opts.workers, pairs.map((x) => x.e));
-  const pool = pairs.length > 0 ? new ScanPool(workers) : null;
+    if (scannable(e, a)) pairs.push({ i, e: e!, a: a! });
+    else others.push(i);
+  }
+  let done = 0;
+  const finished = (i: number, p: Pending): void => {
+    out[i] = p;
+    opts.onProgress?.(++done, list.length);
+  };
+  const run = limiter(Math.max(1, opts.concurrency ?? 8));
+  const tasks: Promise<void>[] = [];
+  let failure: unknown = null;
+  const compareHere = (i: number, scan?: SameSizeScan): void => {
+    const p = list[i]!;
+    const task = run(() => compareEntry(p, expected.get(p), actual.get(p), opts, book, scan));
+    // Caught at once (a task may fail while the scan is still going), thrown when all are done.
+    tasks.push(task.then((r) => finished(i, r)).catch((err: unknown) => void (failure ??= err)));
+  };
+  for (const i of others) compareHere(i);
+  const pool = pairs.length > 0 ? new ScanPool(scanWorkers(opts.workers, pairs.map((x) => x.e))) : null;
   try {
-    const scans = askScans(pool, pairs, opts.blockSize ?? DEFAULT_BLOCK_SIZE, book.wanted);
-    return await mapPool(list, { concurrency: Math.max(1, opts.concurrency ?? 8), onProgress: opts.onProgress }, (p) => {
-      // Taken out as it is used: what a worker sent is garbage once the file's report is made.
-      const scanned = scans.get(p);
-      scans.delete(p);
-      return compareEntry(p, expected.get(p), actual.get(p), opts, book, scanned);
+    await pool?.scan(pairs, opts.blockSize ?? DEFAULT_BLOCK_SIZE, book.wanted, (k, s) => {
+      const { i, e, a } = pairs[k]!;
+      const res = fromScan(e.size, s);
+      if (res) finished(i, compared(e, a, res, book));
+      else compareHere(i, s?.scan);
     });
+    await Promise.all(tasks);
   } finally {
     await pool?.close();
   }
+  if (failure !== null) throw failure;
+  return out;
 }
 
 /**
@@ -490,8 +510,13 @@ async function firstPass(list: string[], expected: Tree, actual: Tree, opts: Com
  */
 export async function compareTrees(expected: Tree, actual: Tree, opts: CompareOptions = {}): Promise<FileReport[]> {
   const paths = new Set<string>();
-  for (const [p, e] of expected) if (e.kind !== 'directory' || actual.get(p)?.kind !== 'directory') paths.add(p);
-  for (const [p, a] of actual) if (a.kind !== 'directory' || (expected.has(p) && expected.get(p)!.kind !== 'directory')) paths.add(p);
+  // forEach, not for-of: no [path, entry] pair made for each of tens of thousands of entries.
+  expected.forEach((e, p) => {
+    if (e.kind !== 'directory' || actual.get(p)?.kind !== 'directory') paths.add(p);
+  });
+  actual.forEach((a, p) => {
+    if (a.kind !== 'directory' || (expected.has(p) && expected.get(p)!.kind !== 'directory')) paths.add(p);
+  });
   // A directory on both sides, or an extra directory, is not a finding.
   for (const p of [...paths]) {
     const e = expected.get(p);

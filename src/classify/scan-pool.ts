@@ -47,22 +47,35 @@ export function scanWorkers(setting: number | 'auto' | undefined, pairs: { size:
 /** The calling thread's number in a job's `owner` (workers are 2, 3, ...; 0 is unclaimed). */
 const HERE = 1;
 
-/** The batches of one ask, and what is left to answer. */
+/** Told of each pair of a scan as its batch is answered (k: the pair's index; null: compare it the usual way). */
+export type OnScanned = (k: number, s: Scanned | null) => void;
+
+/** The batches of one scan, and what is left to answer. */
 class Job {
   readonly claim = new Int32Array(new SharedArrayBuffer(4));
   readonly owner: Int32Array;
-  private readonly resolve: ((r: Scanned | null) => void)[][];
+  /** Resolved when every batch is answered; rejected with what `each` threw, if it did. */
+  readonly finished: Promise<void>;
   private readonly answered: Uint8Array;
   private left: number;
+  private failure: unknown = null;
+  private finish!: () => void;
+  private fail!: (err: unknown) => void;
   constructor(
     readonly id: number,
     readonly batches: ScanBatch[],
-    resolve: ((r: Scanned | null) => void)[][],
+    /** Index of each batch's first pair. */
+    private readonly firsts: number[],
+    private readonly each: OnScanned,
   ) {
     this.owner = new Int32Array(new SharedArrayBuffer(4 * batches.length));
-    this.resolve = resolve;
     this.answered = new Uint8Array(batches.length);
     this.left = batches.length;
+    this.finished = new Promise((res, rej) => {
+      this.finish = res;
+      this.fail = rej;
+    });
+    if (this.left === 0) this.finish();
   }
 
   get done(): boolean {
@@ -77,7 +90,18 @@ class Job {
     if (this.answered[i]) return;
     this.answered[i] = 1;
     this.left--;
-    this.resolve[i]!.forEach((r, k) => r(results ? revive(results[k] ?? null) : null));
+    const first = this.firsts[i]!;
+    for (let k = 0; k < this.batches[i]!.pairs.length; k++) {
+      try {
+        this.each(first + k, results ? revive(results[k] ?? null) : null);
+      } catch (err) {
+        // Told once the scan is over: this may run in a worker's message handler.
+        this.failure ??= err;
+      }
+    }
+    if (this.left > 0) return;
+    if (this.failure === null) this.finish();
+    else this.fail(this.failure);
   }
 
   /** Batches thread `me` claimed, or may have claimed as it died, and did not answer: null. */
@@ -108,34 +132,40 @@ export class ScanPool {
     for (let i = 0; i < workers; i++) this.start(HERE + 1 + i);
   }
 
-  /** One promise per pair, all asked at once (null: compare that pair the usual way). */
-  ask(pairs: { e: TreeEntry; a: TreeEntry }[], blockSize: number, heads: boolean): Promise<Scanned | null>[] {
-    const out: Promise<Scanned | null>[] = [];
+  /**
+   * Scan `pairs`, all handed out at once: `each` is told of every pair as its batch is answered,
+   * and the promise resolves when all are.
+   */
+  scan(pairs: { e: TreeEntry; a: TreeEntry }[], blockSize: number, heads: boolean, each: OnScanned): Promise<void> {
     const batches: ScanBatch[] = [];
-    const resolve: ((r: Scanned | null) => void)[][] = [];
+    const firsts: number[] = [];
     let bytes = 0;
-    for (const { e, a } of pairs) {
+    for (let k = 0; k < pairs.length; k++) {
+      const { e, a } = pairs[k]!;
       let cur = batches[batches.length - 1];
       if (!cur || cur.pairs.length >= BATCH_PAIRS || bytes >= BATCH_BYTES) {
         cur = { id: batches.length, pairs: [], blockSize, heads };
         batches.push(cur);
-        resolve.push([]);
+        firsts.push(k);
         bytes = 0;
       }
       cur.pairs.push({ expected: e.hostFile!, actual: a.hostFile!, size: e.size });
       bytes += e.size;
-      const rs = resolve[resolve.length - 1]!;
-      out.push(new Promise((res) => rs.push(res)));
     }
-    const job = new Job(this.nextJob++, batches, resolve);
-    if (this.closed) {
-      job.stop();
-      return out;
-    }
-    if (job.done) return out;
+    const job = new Job(this.nextJob++, batches, firsts, each);
+    if (this.closed) job.stop();
+    if (job.done) return job.finished;
     this.jobs.set(job.id, job);
     for (const [w, me] of this.workers) w.postMessage(job.message(me));
     void this.scanHere(job);
+    return job.finished;
+  }
+
+  /** One promise per pair (null: compare that pair the usual way). */
+  ask(pairs: { e: TreeEntry; a: TreeEntry }[], blockSize: number, heads: boolean): Promise<Scanned | null>[] {
+    const resolve: ((s: Scanned | null) => void)[] = [];
+    const out = pairs.map(() => new Promise<Scanned | null>((res) => resolve.push(res)));
+    void this.scan(pairs, blockSize, heads, (k, s) => resolve[k]!(s));
     return out;
   }
 

@@ -26,3 +26,24 @@ export async function mapPool<T, R>(items: readonly T[], opts: PoolOptions, fn: 
   await Promise.all(Array.from({ length: n }, worker));
   return out;
 }
+
+/**
+ * Run tasks as they come, at most `concurrency` at a time (the others wait their turn, in order):
+ * for work that arrives piecemeal, where mapPool wants the whole list first.
+ */
+export function limiter(concurrency: number): <R>(fn: () => Promise<R>) => Promise<R> {
+  let active = 0;
+  const waiting: (() => void)[] = [];
+  return async <R>(fn: () => Promise<R>): Promise<R> => {
+    if (active >= concurrency) await new Promise<void>((res) => waiting.push(res));
+    else active++;
+    try {
+      return await fn();
+    } finally {
+      // The slot passes straight to the next in line, or is freed.
+      const next = waiting.shift();
+      if (next) next();
+      else active--;
+    }
+  };
+}
