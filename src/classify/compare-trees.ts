@@ -94,12 +94,14 @@ function readFailure(err: unknown): string | null {
 
 /**
  * What the expected files hold, kept while they are compared so that tracing need not read them
- * all again: the 64-byte head hash of each 512-byte block (4 bytes a block, 8 KiB per MiB of
- * expected bytes; at most 32 MiB, 4 GiB of expected files, past which files are read again whole).
- * Tracing then reads only the blocks whose head a wanted block has, and no file that has none.
+ * all again: the 64-byte head hash of each 512-byte block, its low 24 bits (3 bytes a block,
+ * 6 KiB per MiB of expected bytes; at most 24 MiB, 4 GiB of expected files, past which files are
+ * read again whole). Tracing then reads only the blocks whose head may be a wanted block's (a
+ * head that only shares its low 24 bits with a wanted one, about one block in 16 million for each
+ * wanted head, is read, hashed and dropped), and no file that has none.
  */
 class HeadBook {
-  private readonly heads = new Map<TreeEntry, Uint32Array>();
+  private readonly heads = new Map<TreeEntry, Uint8Array>();
   private blocks = 0;
   static readonly MAX_BLOCKS = 8 * 1024 * 1024;
   get wanted(): boolean {
@@ -107,7 +109,14 @@ class HeadBook {
   }
   keep(e: TreeEntry, h: Uint32Array | undefined): void {
     if (!h || this.blocks + h.length > HeadBook.MAX_BLOCKS) return;
-    this.heads.set(e, h);
+    const low = new Uint8Array(h.length * 3);
+    for (let i = 0, o = 0; i < h.length; i++, o += 3) {
+      const v = h[i]!;
+      low[o] = v & 0xff;
+      low[o + 1] = (v >>> 8) & 0xff;
+      low[o + 2] = (v >>> 16) & 0xff;
+    }
+    this.heads.set(e, low);
     this.blocks += h.length;
   }
   /**
@@ -116,10 +125,10 @@ class HeadBook {
    * head, is traced only to files read anyway: that little text names its origin poorly anyway.
    */
   candidates(e: TreeEntry, wanted: Wanted): number[] | null {
-    const h = this.heads.get(e);
-    if (!h) return null;
+    const low = this.heads.get(e);
+    if (!low) return null;
     const out: number[] = [];
-    for (let i = 0; i < h.length; i++) if (wanted.has64(h[i]!)) out.push(i);
+    for (let i = 0, o = 0; o < low.length; i++, o += 3) if (wanted.mayHave64(low[o]! | (low[o + 1]! << 8) | (low[o + 2]! << 16))) out.push(i);
     return out;
   }
 }

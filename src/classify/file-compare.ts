@@ -54,7 +54,8 @@ interface Side {
 const chunkPool: Buffer[] = [];
 const takeChunk = (): Buffer => chunkPool.pop() ?? Buffer.allocUnsafe(CHUNK);
 const giveChunk = (b: Buffer): void => {
-  if (chunkPool.length < 16) chunkPool.push(b);
+  // A few spare: each is 512 KiB, kept for the whole run (in each thread).
+  if (chunkPool.length < 4) chunkPool.push(b);
 };
 
 async function openSide(e: TreeEntry): Promise<Side> {
@@ -290,6 +291,17 @@ async function judgeRuns(
   return { judged, requests, dirRequests };
 }
 
+/**
+ * A copy of its own, of exactly these bytes: a view of a whole file would keep it all in memory
+ * until the provenance step, and Buffer.from's copy of a small one is a view of an 8 KiB pool slab
+ * (which it keeps alive, and which crosses threads whole: 7 MiB for the 4 GB tree's requests).
+ */
+function ownCopy(b: Uint8Array): Buffer {
+  const out = Buffer.allocUnsafeSlow(b.length);
+  out.set(b);
+  return out;
+}
+
 /** What the provenance step needs of a run: its first bytes, and the bytes just around it. */
 async function request(as: Side, r: RawRun, run: number, j: RunJudgement, wholeFile: boolean): Promise<ProvenanceRequest> {
   const [before, after, head] = await Promise.all([
@@ -297,15 +309,14 @@ async function request(as: Side, r: RawRun, run: number, j: RunJudgement, wholeF
     r.end < as.size ? as.read(r.end, SECTOR) : Promise.resolve(null),
     as.read(r.start, Math.min(r.end - r.start, REQUEST_HEAD)),
   ]);
-  // Copies: views of a whole file would keep it all in memory until the provenance step.
   return {
     kind: j.kind === 'stale' ? 'stale' : 'rescue',
     run,
     start: r.start,
     end: r.end,
-    head: Buffer.from(head),
-    before: before && Buffer.from(before),
-    after: after && Buffer.from(after),
+    head: ownCopy(head),
+    before: before && ownCopy(before),
+    after: after && ownCopy(after),
     edges: j.edges,
     wholeFile,
     explained: j.explained,

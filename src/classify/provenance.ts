@@ -55,7 +55,9 @@ export async function readRange(entry: Readable, pos: number, len: number): Prom
 /** The hashes a set of stretches will look up: an index built with them keeps only what may match. */
 export class Wanted {
   readonly h64 = new Set<number>();
-  /** A bit per 2^20 values of h64 in front of the set: most blocks asked about are wanted by none. */
+  /** The low 24 bits of each h64 (what a head book keeps of a block: compare-trees.ts). */
+  private readonly h64Low = new Set<number>();
+  /** A bit per 2^20 values of h64 in front of the sets: most blocks asked about are wanted by none. */
   private readonly bits64 = new Uint32Array(1 << 15);
   readonly h32 = new Set<number>();
   readonly byLevel = new Map<Level, Set<number>>([
@@ -69,12 +71,17 @@ export class Wanted {
     if (level === 32) this.h32.add(h.h32);
     else {
       this.h64.add(h.h64);
+      this.h64Low.add(h.h64 & 0xffffff);
       this.bits64[(h.h64 >>> 5) & 0x7fff]! |= 1 << (h.h64 & 31);
     }
   }
   /** Whether some wanted block has this 64-byte head hash. */
   has64(h: number): boolean {
     return (this.bits64[(h >>> 5) & 0x7fff]! & (1 << (h & 31))) !== 0 && this.h64.has(h);
+  }
+  /** Whether some wanted block's 64-byte head hash has these low 24 bits (true also for some that are not wanted). */
+  mayHave64(low24: number): boolean {
+    return (this.bits64[(low24 >>> 5) & 0x7fff]! & (1 << (low24 & 31))) !== 0 && this.h64Low.has(low24);
   }
   get size(): number {
     let n = 0;

@@ -5,7 +5,7 @@
 // with synchronous reads, by worker threads and by the calling thread between its own work, so
 // every core does it; the calling thread compares the other pairs itself, the usual way.
 //
-// Every thread is sent all the batches of an ask at once and claims the next one itself (an atomic
+// Every thread is sent all the batches of a scan at once and claims the next one itself (an atomic
 // counter shared by all): a worker never waits for the calling thread, busy with a batch of its
 // own, to hand it work. A worker that fails is not an error of the run: the batches it claimed and
 // did not answer are answered null (compare them the usual way); the others go on being claimed.

@@ -159,3 +159,26 @@ describe('ProvenanceIndex: memory and the wanted filter', () => {
     expect(await idx.lookup(big.subarray(off, off + 4096))).toMatchObject({ path: 'big.ml', offset: off });
   });
 });
+
+describe('Wanted: what a head book of 24-bit heads asks', () => {
+  it("mayHave64 is true for the low 24 bits of every wanted block's head, and for few others", () => {
+    const r = rng(9);
+    const wanted = new Wanted();
+    const h = newHashes();
+    const heads: number[] = [];
+    for (let i = 0; i < 300; i++) {
+      const block = genOcaml(r, 2).subarray(0, 512);
+      hashBlock(block, 0, block.length, h);
+      wanted.add(512, h);
+      heads.push(h.h64);
+    }
+    for (const x of heads) {
+      expect(wanted.has64(x)).toBe(true);
+      expect(wanted.mayHave64(x & 0xffffff)).toBe(true);
+    }
+    // Other heads: only a shared low 24 bits (about 300 in 16 million) lets one through.
+    let through = 0;
+    for (let i = 0; i < 100_000; i++) if (wanted.mayHave64(Math.floor(r() * 0x1000000))) through++;
+    expect(through).toBeLessThan(20);
+  });
+});
