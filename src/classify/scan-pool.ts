@@ -161,14 +161,6 @@ export class ScanPool {
     return job.finished;
   }
 
-  /** One promise per pair (null: compare that pair the usual way). */
-  ask(pairs: { e: TreeEntry; a: TreeEntry }[], blockSize: number, heads: boolean): Promise<Scanned | null>[] {
-    const resolve: ((s: Scanned | null) => void)[] = [];
-    const out = pairs.map(() => new Promise<Scanned | null>((res) => resolve.push(res)));
-    void this.scan(pairs, blockSize, heads, (k, s) => resolve[k]!(s));
-    return out;
-  }
-
   /** Stop the workers; whatever is still asked is answered null. */
   async close(): Promise<void> {
     this.closed = true;
@@ -186,9 +178,14 @@ export class ScanPool {
       const i = this.closed ? -1 : claimBatch(job.claim, job.owner, HERE);
       if (i < 0) return;
       const { answer } = await answerBatch(job.batches[i]!);
-      job.answer(i, answer.results);
-      if (job.done) this.jobs.delete(job.id);
+      this.answered(job, i, answer.results);
     }
+  }
+
+  /** Batch `i` of `job` answered; a job with none left is forgotten. */
+  private answered(job: Job, i: number, results: (Scanned | null)[]): void {
+    job.answer(i, results);
+    if (job.done) this.jobs.delete(job.id);
   }
 
   private start(me: number): void {
@@ -203,8 +200,7 @@ export class ScanPool {
     };
     w.on('message', (m: { job: number; answer: ScanAnswer }) => {
       const job = this.jobs.get(m.job);
-      job?.answer(m.answer.id, m.answer.results);
-      if (job?.done) this.jobs.delete(job.id);
+      if (job) this.answered(job, m.answer.id, m.answer.results);
     });
     w.on('error', gone);
     w.on('exit', gone);

@@ -153,7 +153,7 @@ export async function answerBatch(b: ScanBatch): Promise<{ answer: ScanAnswer; t
 }
 
 /**
- * A job: every batch of one ask, sent to every thread at once. Each thread claims the next batch
+ * A job: every batch of one scan, sent to every thread at once. Each thread claims the next batch
  * with one atomic add on `claim` and writes its own number into `owner` (so the batches of a
  * thread that dies can be handed back), and nobody waits for anybody to be handed work.
  */

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { execa } from 'execa';
 import { describe, expect, it } from 'vitest';
 import { compareTrees, type CandidateSource } from '../../src/classify/compare-trees.js';
-import { ScanPool } from '../../src/classify/scan-pool.js';
+import { ScanPool, type Scanned } from '../../src/classify/scan-pool.js';
 import { readDirectoryTree } from '../../src/extract/directory-tree.js';
 import { atPath, type Tree } from '../../src/tree/tree.js';
 import { withTempDir } from '../helpers/fs-images.js';
@@ -96,7 +96,10 @@ describe('scanning pairs of host files', () => {
       const once = [...e.keys()].filter((p) => e.get(p)!.kind === 'file').map((p) => ({ e: e.get(p)!, a: a.get(p)! }));
       const pairs = [...once, ...once, ...once, ...once];
       const pool = new ScanPool(1);
-      const asked = pool.ask(pairs, 4096, true);
+      // One promise per pair, told as its batch is answered (null: handed back).
+      const resolve: ((s: Scanned | null) => void)[] = [];
+      const asked = pairs.map(() => new Promise<Scanned | null>((res) => resolve.push(res)));
+      void pool.scan(pairs, 4096, true, (k, s) => resolve[k]!(s));
       // Once it has claimed a batch, the worker is stopped under the pool's feet (as a crash or its
       // heap cap would).
       const inside = pool as unknown as { live: Set<{ terminate(): Promise<number> }>; jobs: Map<number, { owner: Int32Array }> };
