@@ -143,12 +143,21 @@ async function compareFiles(e: TreeEntry, a: TreeEntry, opts: CompareOptions, bo
     if (why === null) throw err;
     const r = base(e.path, 'file');
     r.class = 'unreadable';
-    r.expectedSize = e.size;
-    r.actualSize = a.size;
+    r.expectedSize = sizeOrNull(e);
+    r.actualSize = sizeOrNull(a);
     r.detail = { reason: why, side: 'host' };
     return { report: r, actual: a };
   }
   return compared(e, a, res, book);
+}
+
+/** A file's size, or null when it cannot be had (a file listed without one, and gone since). */
+function sizeOrNull(e: TreeEntry): number | null {
+  try {
+    return e.size;
+  } catch {
+    return null;
+  }
 }
 
 /** The report of a compared pair of files, and what the second pass needs of it. */
@@ -173,9 +182,9 @@ function compared(e: TreeEntry, a: TreeEntry, res: FileResult, book: HeadBook): 
  * What the scan pool made of a pair: the same bytes (nothing left to read), or the file judged;
  * null for a pair it left to the usual path (with its scan, when it made one).
  */
-function fromScan(size: number, s: Scanned | null): FileResult | null {
+function fromScan(s: Scanned | null): FileResult | null {
   if (!s) return null;
-  if (s.scan.runs.length === 0) return { ...matchResult(size, s.scan.expectedSha256), expectedHeads: s.scan.heads ?? undefined };
+  if (s.scan.runs.length === 0) return { ...matchResult(s.scan.size, s.scan.expectedSha256), expectedHeads: s.scan.heads ?? undefined };
   return s.result;
 }
 
@@ -501,7 +510,12 @@ async function firstPass(list: string[], expected: Tree, actual: Tree, opts: Com
   try {
     await pool?.scan(pairs, opts.blockSize ?? DEFAULT_BLOCK_SIZE, book.wanted, (k, s) => {
       const { i, e, a } = pairs[k]!;
-      const res = fromScan(e.size, s);
+      if (s) {
+        // The size the scan read both at: what a listing without sizes learns of them.
+        e.sawSize?.(s.scan.size);
+        a.sawSize?.(s.scan.size);
+      }
+      const res = fromScan(s);
       if (res) finished(i, compared(e, a, res, book));
       else compareHere(i, s?.scan);
     });

@@ -1,19 +1,19 @@
-// A scan worker thread (scan-pool.ts): for each pair of host files of the same size it is sent,
-// the streaming pass (stream-pass.ts: both read, compared, hashed, the expected file's block heads
+// A scan worker thread (scan-pool.ts): for each pair of host files it is sent, when both are the
+// same size as opened (a listing may not know the sizes: the open's fstat tells them), the streaming pass (stream-pass.ts: both read, compared, hashed, the expected file's block heads
 // recorded, the differing runs found) and, where they differ, the runs judged (file-compare.ts),
 // as the main thread would. Reads are synchronous into reused buffers: on this thread nothing else
 // waits, and a small cached file costs four system calls, not four trips through libuv's pool.
 //
 // A pair it cannot read is answered null and the main thread compares it the usual way, reporting
-// what it finds there: a file that cannot be opened, one that is no longer a regular file of the
-// listed size, one that changed size while read. A pair whose judging may still be revised by
+// what it finds there: files of different sizes, a file that cannot be opened, one that is no
+// longer a regular file (of its listed size, when listed with one), one that changed size while read. A pair whose judging may still be revised by
 // the provenance step (a rescue: compare-trees.ts) is answered with its scan only, and judged on
 // the main thread, which keeps what revising needs.
 
 import { closeSync, readSync } from 'node:fs';
 import { parentPort } from 'node:worker_threads';
 import type { TreeEntry } from '../tree/tree.js';
-import { openListedSync } from '../util/open-listed.js';
+import { openListedSized } from '../util/open-listed.js';
 import { isWorkerOf } from '../util/worker-thread.js';
 import { compareFile, type FileResult } from './file-compare.js';
 import { CHUNK, SameSizeScanner, type SameSizeScan } from './stream-pass.js';
@@ -21,16 +21,9 @@ import { CHUNK, SameSizeScanner, type SameSizeScan } from './stream-pass.js';
 export interface ScanPair {
   expected: string;
   actual: string;
-  /** The size both were listed with. */
-  size: number;
-}
-
-export interface ScanBatch {
-  id: number;
-  pairs: ScanPair[];
-  blockSize: number;
-  /** Whether to record the expected file's block heads. */
-  heads: boolean;
+  /** The sizes each was listed with, when its listing knew (-1: learnt from the open descriptor). */
+  expectedSize: number;
+  actualSize: number;
 }
 
 /** A pair scanned: what the pass found and, when they differ, the file judged (null: judge it on the main thread). */
@@ -39,12 +32,15 @@ export interface Scanned {
   result: FileResult | null;
 }
 
+/** Pairs answered together: their indices in the job, and per pair scanned, or null (compare it on the main thread). */
 export interface ScanAnswer {
-  /** The batch's index in its job. */
-  id: number;
-  /** Per pair, in order: scanned, or null (compare it on the main thread). */
+  pairs: number[];
   results: (Scanned | null)[];
 }
+
+/** Answers go back a few dozen pairs or a few MB at a time: few messages, none held long. */
+export const ANSWER_PAIRS = 64;
+export const ANSWER_BYTES = 8 * 1024 * 1024;
 
 /** Fill `buf` from `pos`, as far as the file goes. */
 function fill(fd: number, buf: Buffer, pos: number): number {
@@ -57,10 +53,13 @@ function fill(fd: number, buf: Buffer, pos: number): number {
   return got;
 }
 
-/** Open a listed file for reading, or null when it is not (any more) a regular file of `size` bytes. */
-function openListed(file: string, size: number): number | null {
+/**
+ * Open a listed file for reading: its descriptor and size, or null when it is not (any more) a
+ * regular file (of its listed size, when the listing knew it).
+ */
+function openListed(file: string, size: number): { fd: number; size: number } | null {
   try {
-    return openListedSync(file, size);
+    return openListedSized(file, size < 0 ? undefined : size);
   } catch {
     // Not this thread's to report: the usual path reads it again and says what it finds.
     return null;
@@ -76,33 +75,34 @@ function scanOpen(ef: number, af: number, size: number, blockSize: number, heads
     const want = Math.min(CHUNK, size - pos);
     const e = want === CHUNK ? eBuf : eBuf.subarray(0, want);
     const a = want === CHUNK ? aBuf : aBuf.subarray(0, want);
-    // Shorter than listed: it changed while read; the main thread reports what it finds.
+    // Shorter than it was at the open: it changed while read; the main thread reports what it finds.
     if (fill(ef, e, pos) !== want || fill(af, a, pos) !== want) return null;
     scanner.feed(pos, e, a);
   }
   return scanner.finish();
 }
 
+/** The streaming pass over a pair of the same size; null when it is not that (the usual path compares it). */
 function scanPair(p: ScanPair, blockSize: number, heads: boolean): SameSizeScan | null {
-  const ef = openListed(p.expected, p.size);
-  if (ef === null) return null;
-  const af = openListed(p.actual, p.size);
+  const e = openListed(p.expected, p.expectedSize);
+  if (e === null) return null;
+  const a = openListed(p.actual, p.actualSize);
   try {
-    return af === null ? null : scanOpen(ef, af, p.size, blockSize, heads);
+    return a === null || a.size !== e.size ? null : scanOpen(e.fd, a.fd, e.size, blockSize, heads);
   } catch {
     return null;
   } finally {
-    closeSync(ef);
-    if (af !== null) closeSync(af);
+    closeSync(e.fd);
+    if (a !== null) closeSync(a.fd);
   }
 }
 
 /** A listed host file as a tree entry, each open checked as the scan's are. */
 function hostEntry(file: string, size: number): TreeEntry {
   const openIt = (): number => {
-    const fd = openListed(file, size);
-    if (fd === null) throw new Error(`${file}: no longer the file listed`);
-    return fd;
+    const o = openListed(file, size);
+    if (o === null) throw new Error(`${file}: no longer the file listed`);
+    return o.fd;
   };
   return {
     path: file,
@@ -127,7 +127,7 @@ function hostEntry(file: string, size: number): TreeEntry {
 /** The pair judged from its scan, or null when the main thread should (a rescue may revise it, or reading failed). */
 async function judgePair(p: ScanPair, blockSize: number, scan: SameSizeScan): Promise<FileResult | null> {
   try {
-    const r = await compareFile(hostEntry(p.expected, p.size), hostEntry(p.actual, p.size), blockSize, { scan });
+    const r = await compareFile(hostEntry(p.expected, scan.size), hostEntry(p.actual, scan.size), blockSize, { scan });
     if (r.refinish) return null;
     // The heads travel once, with the scan (and not `delete`d: a dictionary-mode object is slower to send).
     r.expectedHeads = undefined;
@@ -137,43 +137,59 @@ async function judgePair(p: ScanPair, blockSize: number, scan: SameSizeScan): Pr
   }
 }
 
-export async function answerBatch(b: ScanBatch): Promise<{ answer: ScanAnswer; transfer: ArrayBuffer[] }> {
-  const results: (Scanned | null)[] = [];
-  const transfer: ArrayBuffer[] = [];
-  for (const p of b.pairs) {
-    const scan = scanPair(p, b.blockSize, b.heads);
-    if (!scan) {
-      results.push(null);
-      continue;
-    }
-    if (scan.heads) transfer.push(scan.heads.buffer as ArrayBuffer);
-    results.push({ scan, result: scan.runs.length === 0 ? null : await judgePair(p, b.blockSize, scan) });
-  }
-  return { answer: { id: b.id, results }, transfer };
+/** One pair scanned and, when it differs, judged; null: compare it the usual way. */
+export async function answerPair(p: ScanPair, blockSize: number, heads: boolean): Promise<Scanned | null> {
+  const scan = scanPair(p, blockSize, heads);
+  if (!scan) return null;
+  return { scan, result: scan.runs.length === 0 ? null : await judgePair(p, blockSize, scan) };
 }
 
 /**
- * A job: every batch of one scan, sent to every thread at once. Each thread claims the next batch
- * with one atomic add on `claim` and writes its own number into `owner` (so the batches of a
- * thread that dies can be handed back), and nobody waits for anybody to be handed work.
+ * A job: every pair of one scan, sent to every thread at once. Each thread claims the next pair
+ * with one atomic add on `claim` and writes its own number into `owner` (so the pairs of a thread
+ * that dies can be handed back): nobody waits for anybody to be handed work, and a thread left
+ * with a large file is never also left with the pairs after it.
  */
 export interface ScanJob {
   job: number;
-  batches: ScanBatch[];
-  /** Int32Array [next batch to claim], shared by every thread. */
+  pairs: ScanPair[];
+  blockSize: number;
+  /** Whether to record the expected files' block heads. */
+  heads: boolean;
+  /** Int32Array [next pair to claim], shared by every thread. */
   claim: SharedArrayBuffer;
-  /** Int32Array, one per batch: 0 unclaimed, else the claiming thread's number. */
+  /** Int32Array, one per pair: 0 unclaimed, else the claiming thread's number. */
   owner: SharedArrayBuffer;
   /** This thread's number in `owner`. */
   me: number;
 }
 
-/** The next batch of a job for thread `me` to scan, or -1 when none is left. */
-export function claimBatch(claim: Int32Array, owner: Int32Array, me: number): number {
+/** The next pair of a job for thread `me` to scan, or -1 when none is left. */
+export function claimPair(claim: Int32Array, owner: Int32Array, me: number): number {
   const i = Atomics.add(claim, 0, 1);
   if (i >= owner.length) return -1;
   Atomics.store(owner, i, me);
   return i;
+}
+
+/**
+ * Claim and answer pairs of `job` until ANSWER_PAIRS or ANSWER_BYTES are answered, or none is
+ * left: what was answered (empty when nothing was left), and the heads' buffers to transfer.
+ */
+export async function answerSome(j: ScanJob, claim: Int32Array, owner: Int32Array, me: number): Promise<{ answer: ScanAnswer; transfer: ArrayBuffer[] }> {
+  const answer: ScanAnswer = { pairs: [], results: [] };
+  const transfer: ArrayBuffer[] = [];
+  let bytes = 0;
+  while (answer.pairs.length < ANSWER_PAIRS && bytes < ANSWER_BYTES) {
+    const i = claimPair(claim, owner, me);
+    if (i < 0) break;
+    const s = await answerPair(j.pairs[i]!, j.blockSize, j.heads);
+    if (s?.scan.heads) transfer.push(s.scan.heads.buffer as ArrayBuffer);
+    answer.pairs.push(i);
+    answer.results.push(s);
+    bytes += s?.scan.size ?? 0;
+  }
+  return { answer, transfer };
 }
 
 if (parentPort && isWorkerOf('classify/scan-worker')) {
@@ -182,8 +198,9 @@ if (parentPort && isWorkerOf('classify/scan-worker')) {
     const claim = new Int32Array(j.claim);
     const owner = new Int32Array(j.owner);
     void (async () => {
-      for (let i = claimBatch(claim, owner, j.me); i >= 0; i = claimBatch(claim, owner, j.me)) {
-        const { answer, transfer } = await answerBatch(j.batches[i]!);
+      for (;;) {
+        const { answer, transfer } = await answerSome(j, claim, owner, j.me);
+        if (answer.pairs.length === 0) return;
         port.postMessage({ job: j.job, answer }, transfer);
       }
     })();

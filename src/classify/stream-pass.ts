@@ -33,6 +33,8 @@ export interface RawRun {
 
 /** What the pass found. */
 export interface SameSizeScan {
+  /** The size of both files, as read. */
+  size: number;
   runs: RawRun[];
   regions: Region[];
   /** More regions than MAX_REGIONS: the last one absorbed the rest. */
@@ -122,7 +124,7 @@ export class SameSizeScanner {
   private readonly heads: Heads | null;
 
   constructor(
-    size: number,
+    private readonly size: number,
     private readonly blockSize: number,
     heads: boolean,
   ) {
@@ -141,6 +143,7 @@ export class SameSizeScanner {
   finish(): SameSizeScan {
     const [expectedSha256, actualSha256] = this.hash.digest();
     return {
+      size: this.size,
       runs: this.runs,
       regions: this.regions.list,
       regionsTruncated: this.regions.truncated,

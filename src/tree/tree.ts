@@ -45,6 +45,14 @@ export interface TreeEntry {
    * of calling read(). Whoever opens it checks it is still a regular file of `size` bytes.
    */
   hostFile?: string;
+  /**
+   * For a file listed without its size (a host directory's walk does not stat each file: the
+   * scan's own open tells it): the size when known already, else undefined, without asking.
+   * Reading `size` asks the filesystem when it is not known.
+   */
+  peekSize?(): number | undefined;
+  /** The size an open descriptor on `hostFile` showed, for an entry that did not know it yet. */
+  sawSize?(n: number): void;
   /** The file's bytes (regular files only). */
   read(): Promise<Buffer>;
   /** The first `n` bytes (regular files only), without reading the rest when it can be avoided. */

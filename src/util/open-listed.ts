@@ -13,16 +13,24 @@ export class NotAFileNow extends Error {
   }
 }
 
-/** An open descriptor on a listed file (of `size` bytes, when given); throws otherwise. */
-export function openListedSync(file: string, size?: number): number {
+/**
+ * An open descriptor on a listed file and the size it has now (which must be `size`, when given);
+ * throws otherwise. A listing that did not stat its files learns their sizes here.
+ */
+export function openListedSized(file: string, size?: number): { fd: number; size: number } {
   const fd = openSync(file, LISTED_FILE_FLAGS);
   try {
     const st = fstatSync(fd);
-    if (st.isFile() && (size === undefined || st.size === size)) return fd;
+    if (st.isFile() && (size === undefined || st.size === size)) return { fd, size: st.size };
   } catch (err) {
     closeSync(fd);
     throw err;
   }
   closeSync(fd);
   throw new NotAFileNow();
+}
+
+/** An open descriptor on a listed file (of `size` bytes, when given); throws otherwise. */
+export function openListedSync(file: string, size?: number): number {
+  return openListedSized(file, size).fd;
 }

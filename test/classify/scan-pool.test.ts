@@ -121,6 +121,41 @@ describe('scanning pairs of host files', () => {
     });
   });
 
+  it('the walk stats no file: the scan learns the sizes of the pairs it reads, and the report has them', async () => {
+    await withTempDir(async (dir) => {
+      const { expected, actual } = damagedPair();
+      actual['extra.txt'] = Buffer.from('not expected\n');
+      actual['packages/p7/opam'] = Buffer.concat([expected['packages/p7/opam']!, Buffer.from('# one more line\n')]);
+      await writeTree(join(dir, 'e'), expected);
+      await writeTree(join(dir, 'a'), actual);
+      const { e, a, candidates } = await trees(dir);
+      const files = (t: Tree) => [...t.values()].filter((x) => x.kind === 'file');
+      // Listed by name and kind only.
+      for (const x of [...files(e), ...files(a)]) expect(x.peekSize?.(), x.path).toBeUndefined();
+      const r = await compareTrees(e, a, { candidates, workers: 1 });
+      for (const f of r) {
+        if (expected[f.path]) expect(f.expectedSize, f.path).toBe(expected[f.path]!.length);
+        if (actual[f.path]) expect(f.actualSize, f.path).toBe(actual[f.path]!.length);
+      }
+      expect(r.find((f) => f.path === 'packages/p7/opam')!.class).toBe('size-mismatch');
+      // Every pair of the same size was sized by the scan's own open; the others were asked.
+      for (const x of [...files(e), ...files(a)]) expect(x.peekSize?.(), x.path).toBe((expected[x.path] && x === e.get(x.path) ? expected : actual)[x.path]!.length);
+    });
+  });
+
+  it('a file removed after the listing is reported unreadable, with and without workers', async () => {
+    await withTempDir(async (dir) => {
+      const { e, a, candidates } = await swappedAfterListing(dir, async () => {});
+      for (const workers of [0, 1]) {
+        const r = await compareTrees(e, a, { candidates, workers });
+        const f = r.find((x) => x.path === SWAPPED)!;
+        expect(f.class, `workers: ${workers}`).toBe('unreadable');
+        expect(f.detail).toMatchObject({ side: 'host', reason: expect.stringContaining('does not exist') });
+        expect(r.filter((x) => x.class !== 'match')).toHaveLength(1);
+      }
+    });
+  });
+
   it('a file swapped for a symlink after the listing is reported unreadable, never read through the link', async () => {
     await withTempDir(async (dir) => {
       // Same size, same bytes: read through the link, it would pass as intact.
