@@ -278,7 +278,7 @@ async function judgeRuns(
       junkBlock: r.junk,
       allZero: r.allZero,
       expectedText,
-      explain: () => (small ? explainSmall(aRun, eRun, small(), wholeFile, expectedText) : explainLarge(es, as, r.start, r.end, wholeFile, expectedText)),
+      explain: () => (small ? explainSmall(aRun, eRun, small(), wholeFile, expectedText) : explainLarge(es, as, r, wholeFile, expectedText, len <= RUN_WHOLE ? [aRun, eRun] : null)),
     });
     judged.push(j);
     const wantsOrigin = (j.kind === 'stale' && !r.allZero) || (j.kind === 'edit' && j.rescuable && len <= RESCUE_MAX);
@@ -344,8 +344,11 @@ async function explainSmall(aRun: Uint8Array, eRun: Uint8Array, ctx: Context, wh
 /**
  * Explained fraction of a run of a large file: up to 16 pieces of the run, each measured against
  * the expected bytes in a window around it (so content moved a little is found, memory stays small).
+ * `whole`: the run's bytes on both sides, read already (a run short enough to be one piece); a
+ * window that is the run itself (a whole file) is not read again either.
  */
-async function explainLarge(es: Side, as: Side, start: number, end: number, wholeFile: boolean, text: boolean): Promise<number> {
+async function explainLarge(es: Side, as: Side, run: { start: number; end: number }, wholeFile: boolean, text: boolean, whole: [Uint8Array, Uint8Array] | null): Promise<number> {
+  const { start, end } = run;
   const len = end - start;
   const pieces = len <= RUN_WHOLE ? 1 : 16;
   const piece = pieces === 1 ? len : Math.floor(RUN_SAMPLE / pieces);
@@ -356,10 +359,12 @@ async function explainLarge(es: Side, as: Side, start: number, end: number, whol
     const at = start + i * step;
     const from = Math.max(0, at - WINDOW);
     const to = Math.min(es.size, at + piece + WINDOW);
-    const [a, e, win] = await Promise.all([as.read(at, piece), es.read(at, piece), es.read(from, to - from)]);
+    const [a, e] = whole ?? (await Promise.all([as.read(at, piece), es.read(at, piece)]));
+    const isPiece = whole !== null && from === at && to === at + piece;
+    const win = isPiece ? e : await es.read(from, to - from);
     fwd += relatedness(a, e, new Context(win, text)).explained;
     if (wholeFile) {
-      const awin = await as.read(from, to - from);
+      const awin = isPiece ? a : await as.read(from, to - from);
       back += relatedness(e, a, new Context(awin, text)).explained;
     }
   }

@@ -40,7 +40,7 @@
 // file out.
 
 import { isUtf8 } from 'node:buffer';
-import { controlBytes, isJunk } from './bytes.js';
+import { controlBytesExceed, isJunk } from './bytes.js';
 import { normaliseText, sample, shapeAgreement, MAX_STRETCH } from './related.js';
 
 /** Chance agreement tolerated at a stale run's edges. */
@@ -103,6 +103,7 @@ export interface RunJudgement {
   /** Bytes equal at the start and end of the run (chance agreement, or the edit's unchanged part). */
   edges: [number, number];
   explained?: number;
+  /** Same-offset shape agreement: exact from SHAPE_EDIT up; below it, the most it could still have been where counting stopped. */
   shape?: number;
   /** An edit only for want of an origin (rule 5): the disk may still show where it came from. */
   wantsOrigin?: boolean;
@@ -163,7 +164,8 @@ function wholeTailOk(bytes: Uint8Array, text: boolean): boolean {
 
 /** Whether bytes read as text: next to no control characters (an edit of such a file writes none). */
 export function looksText(buf: Uint8Array): boolean {
-  return buf.length > 0 && controlBytes(buf) * 1000 <= buf.length;
+  // controlBytes * 1000 <= length, as a count at most a whole number.
+  return buf.length > 0 && !controlBytesExceed(buf, Math.floor(buf.length / 1000));
 }
 
 export { isJunk };
@@ -178,8 +180,8 @@ export async function judgeRun(f: RunFacts): Promise<RunJudgement> {
   }
   // Byte shapes at the same offsets; for text also after normalising (whitespace runs, CR, case,
   // digit runs), so re-indentation on top of a substitution still lines up.
-  let shape = shapeAgreement(f.actual, f.expected);
-  if (shape < SHAPE_EDIT && f.expectedText) shape = Math.max(shape, shapeAgreement(normaliseText(f.actual).text, normaliseText(f.expected).text));
+  let shape = shapeAgreement(f.actual, f.expected, SHAPE_EDIT);
+  if (shape < SHAPE_EDIT && f.expectedText) shape = Math.max(shape, shapeAgreement(normaliseText(f.actual).text, normaliseText(f.expected).text, SHAPE_EDIT));
   if (shape >= SHAPE_EDIT) {
     return { ...base, kind: 'edit', hard: false, rescuable: true, why: `same-length substitution (byte shapes agree on ${pct(shape)})`, shape };
   }
@@ -240,7 +242,7 @@ export async function judgeRun(f: RunFacts): Promise<RunJudgement> {
  * hold no control character.
  */
 export function couldBeTextEdit(actual: Uint8Array, expected: Uint8Array, whole: boolean): boolean {
-  if (controlBytes(actual) > 0) return false;
+  if (controlBytesExceed(actual, 0)) return false;
   // Samples of a long run are cut anywhere: their joints say nothing about UTF-8.
   return !whole || !isUtf8(utf8Inside(expected)) || isUtf8(utf8Inside(actual));
 }
