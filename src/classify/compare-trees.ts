@@ -99,24 +99,48 @@ function readFailure(err: unknown): string | null {
  * read again whole). Tracing then reads only the blocks whose head may be a wanted block's (a
  * head that only shares its low 24 bits with a wanted one, about one block in 16 million for each
  * wanted head, is read, hashed and dropped), and no file that has none.
+ *
+ * Kept in 1 MiB slabs, each file's heads one after another (a file with more than a slab's worth
+ * has a slab of its own): an array a file was tens of thousands of small allocations, most of a
+ * few bytes, for a tree of small files.
  */
 class HeadBook {
-  private readonly heads = new Map<TreeEntry, Uint8Array>();
-  private blocks = 0;
   static readonly MAX_BLOCKS = 8 * 1024 * 1024;
+  private static readonly SLAB = 1024 * 1024;
+  private readonly slabs: Uint8Array[] = [];
+  /** Where each file's heads are: slab * 2^44 + offset * 2^24 + blocks (exact in a double). */
+  private readonly at = new Map<TreeEntry, number>();
+  /** The slab being filled, and how much of it is. */
+  private cur = -1;
+  private used = HeadBook.SLAB;
+  private blocks = 0;
   get wanted(): boolean {
     return this.blocks < HeadBook.MAX_BLOCKS;
   }
   keep(e: TreeEntry, h: Uint32Array | undefined): void {
     if (!h || this.blocks + h.length > HeadBook.MAX_BLOCKS) return;
-    const low = new Uint8Array(h.length * 3);
-    for (let i = 0, o = 0; i < h.length; i++, o += 3) {
+    const need = h.length * 3;
+    let slab: number;
+    let o = 0;
+    if (need > HeadBook.SLAB) {
+      slab = this.slabs.push(new Uint8Array(need)) - 1;
+    } else {
+      if (this.used + need > HeadBook.SLAB) {
+        this.cur = this.slabs.push(new Uint8Array(HeadBook.SLAB)) - 1;
+        this.used = 0;
+      }
+      slab = this.cur;
+      o = this.used;
+      this.used += need;
+    }
+    this.at.set(e, slab * 2 ** 44 + o * 2 ** 24 + h.length);
+    const low = this.slabs[slab]!;
+    for (let i = 0; i < h.length; i++, o += 3) {
       const v = h[i]!;
       low[o] = v & 0xff;
       low[o + 1] = (v >>> 8) & 0xff;
       low[o + 2] = (v >>> 16) & 0xff;
     }
-    this.heads.set(e, low);
     this.blocks += h.length;
   }
   /**
@@ -125,10 +149,14 @@ class HeadBook {
    * head, is traced only to files read anyway: that little text names its origin poorly anyway.
    */
   candidates(e: TreeEntry, wanted: Wanted): number[] | null {
-    const low = this.heads.get(e);
-    if (!low) return null;
+    const loc = this.at.get(e);
+    if (loc === undefined) return null;
+    const slab = Math.floor(loc / 2 ** 44);
+    const offset = Math.floor(loc / 2 ** 24) % 2 ** 20;
+    const blocks = loc % 2 ** 24;
+    const low = this.slabs[slab]!;
     const out: number[] = [];
-    for (let i = 0, o = 0; o < low.length; i++, o += 3) if (wanted.mayHave64(low[o]! | (low[o + 1]! << 8) | (low[o + 2]! << 16))) out.push(i);
+    for (let i = 0, o = offset; i < blocks; i++, o += 3) if (wanted.mayHave64(low[o]! | (low[o + 1]! << 8) | (low[o + 2]! << 16))) out.push(i);
     return out;
   }
 }

@@ -215,11 +215,14 @@ async function judgeSameSize(es: Side, as: Side, blockSize: number, scan: SameSi
   // Whether the expected file is text, from its first bytes.
   const expectedText = looksText(await es.read(0, Math.min(size, WINDOW)));
   const { judged, requests, dirRequests } = await judgeRuns(es, as, runs, expectedText);
-  // Line statistics of the span the edits cover, worked out only if the file ends up `modified`
-  // (before the sides are closed: a rescue may still turn it stale later, never the reverse).
+  // Line statistics of the span the edits cover, worked out only if the file ends up `modified`:
+  // by the first finish, while the sides are open (a rescue may still turn it stale later, never
+  // the reverse, so a later finish needs them only if the first did). A diff of lines for every
+  // file with an edit-like run was a tenth of the judging, and most of those end up stale.
   const span = [runs[0]!.start, runs[runs.length - 1]!.end] as const;
-  const lines = expectedText && judged.some((j) => j.kind === 'edit') ? await lineStats(es, as, span, span) : {};
-  const finish = async (rescued: ReadonlySet<number>) => finishSameSize(size, blockSize, scan, judged, rescued, as.whole, lines);
+  let lines: Promise<Record<string, unknown>> | null = null;
+  const linesOnce = () => (lines ??= expectedText && judged.some((j) => j.kind === 'edit') ? lineStats(es, as, span, span) : Promise.resolve({}));
+  const finish = async (rescued: ReadonlySet<number>) => finishSameSize(size, blockSize, scan, judged, rescued, as.whole, linesOnce);
   return {
     ...(await finish(new Set())),
     expectedSize: size,
@@ -394,7 +397,8 @@ async function finishSameSize(
   judged: RunJudgement[],
   rescued: ReadonlySet<number>,
   actual: Buffer | null,
-  lines: Record<string, unknown>,
+  /** Line statistics of the edits (asked only of a file that is `modified`). */
+  lines: () => Promise<Record<string, unknown>>,
 ): Promise<Pick<FileResult, 'class' | 'regions' | 'detail'>> {
   const kinds = judged.map((j, i) => (j.kind === 'stale' || rescued.has(i) ? 'stale' : 'edit'));
   const stale = judged.filter((_, i) => kinds[i] === 'stale');
@@ -408,7 +412,7 @@ async function finishSameSize(
     js.slice(0, 20).map((j) => ({ offset: j.start, length: j.end - j.start, kind: keptSet.has(j) ? 'stale' : 'edit', why: rescuedWhy(j, rescued, judged) }));
   if (staleKept.length === 0) {
     const editedBytes = editRanges.reduce((n, [s, e]) => n + e - s, 0);
-    const detail: Record<string, unknown> = { editedBytes, runs: runDetail(judged), ...lines };
+    const detail: Record<string, unknown> = { editedBytes, runs: runDetail(judged), ...(await lines()) };
     if (scan.regionsTruncated) detail.regionsTruncated = true;
     return { class: 'modified', regions, detail };
   }
