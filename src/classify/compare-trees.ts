@@ -117,9 +117,11 @@ class HeadBook {
   get wanted(): boolean {
     return this.blocks < HeadBook.MAX_BLOCKS;
   }
-  keep(e: TreeEntry, h: Uint32Array | undefined): void {
-    if (!h || this.blocks + h.length > HeadBook.MAX_BLOCKS) return;
-    const need = h.length * 3;
+  /** Keep `e`'s heads: h[from, to), all of h by default. */
+  keep(e: TreeEntry, h: Uint32Array | undefined, from = 0, to = h?.length ?? 0): void {
+    const n = to - from;
+    if (!h || this.blocks + n > HeadBook.MAX_BLOCKS) return;
+    const need = n * 3;
     let slab: number;
     let o = 0;
     if (need > HeadBook.SLAB) {
@@ -133,15 +135,15 @@ class HeadBook {
       o = this.used;
       this.used += need;
     }
-    this.at.set(e, slab * 2 ** 44 + o * 2 ** 24 + h.length);
+    this.at.set(e, slab * 2 ** 44 + o * 2 ** 24 + n);
     const low = this.slabs[slab]!;
-    for (let i = 0; i < h.length; i++, o += 3) {
+    for (let i = from; i < to; i++, o += 3) {
       const v = h[i]!;
       low[o] = v & 0xff;
       low[o + 1] = (v >>> 8) & 0xff;
       low[o + 2] = (v >>> 16) & 0xff;
     }
-    this.blocks += h.length;
+    this.blocks += n;
   }
   /**
    * The blocks of `e` that may hold a wanted block ([] when none), or null when `e` was not
@@ -186,6 +188,22 @@ function sizeOrNull(e: TreeEntry): number | null {
   } catch {
     return null;
   }
+}
+
+/** The report of a file that holds exactly its expected bytes (as base and compared make it). */
+function matchReport(path: string, size: number, sha256: string): FileReport {
+  return {
+    path,
+    class: 'match',
+    kind: 'file',
+    expectedSize: size,
+    actualSize: size,
+    expectedSha256: sha256,
+    actualSha256: sha256,
+    provenance: null,
+    regions: size > 0 ? [{ offset: 0, length: size, class: 'match' }] : [],
+    detail: {},
+  };
 }
 
 /** The report of a compared pair of files, and what the second pass needs of it. */
@@ -536,16 +554,25 @@ async function firstPass(list: string[], expected: Tree, actual: Tree, opts: Com
   for (const i of others) compareHere(i);
   const pool = pairs.length > 0 ? new ScanPool(scanWorkers(opts.workers, pairs.map((x) => x.e))) : null;
   try {
-    await pool?.scan(pairs, opts.blockSize ?? DEFAULT_BLOCK_SIZE, book.wanted, (k, s) => {
-      const { i, e, a } = pairs[k]!;
-      if (s) {
-        // The size the scan read both at: what a listing without sizes learns of them.
-        e.sawSize?.(s.scan.size);
-        a.sawSize?.(s.scan.size);
-      }
-      const res = fromScan(s);
-      if (res) finished(i, compared(e, a, res, book));
-      else compareHere(i, s?.scan);
+    await pool?.scan(pairs, opts.blockSize ?? DEFAULT_BLOCK_SIZE, book.wanted, {
+      each: (k, s) => {
+        const { i, e, a } = pairs[k]!;
+        if (s) {
+          // The size the scan read both at: what a listing without sizes learns of them.
+          e.sawSize?.(s.scan.size);
+          a.sawSize?.(s.scan.size);
+        }
+        const res = fromScan(s);
+        if (res) finished(i, compared(e, a, res, book));
+        else compareHere(i, s?.scan);
+      },
+      same: (k, size, sha256, heads, from, to) => {
+        const { i, e, a } = pairs[k]!;
+        e.sawSize?.(size);
+        a.sawSize?.(size);
+        if (heads) book.keep(e, heads, from, to);
+        finished(i, { report: matchReport(e.path, size, sha256), actual: a });
+      },
     });
     await Promise.all(tasks);
   } finally {

@@ -5,19 +5,20 @@
 // with synchronous reads, by worker threads and by the calling thread between its own work, so
 // every core does it; the calling thread compares the other pairs itself, the usual way.
 //
-// Every thread is sent all the pairs of a scan at once and claims the next one itself (an atomic
-// counter shared by all): a worker never waits for the calling thread, busy with pairs of its own,
-// to hand it work, and claiming pair by pair needs no sizes to balance the threads (a host
-// directory's listing does not know them; the scan's open learns them). A worker that fails is
-// not an error of the run: the pairs it claimed and did not answer are answered null (compare
-// them the usual way); the others go on being claimed.
+// Every thread is sent all the pairs of a scan at once and claims the next one itself (atomic
+// counters shared by all, workers from the front, the calling thread from the back: ScanJob): a
+// worker never waits for the calling thread, busy with pairs of its own, to hand it work, and
+// claiming pair by pair needs no sizes to balance the threads (a host directory's listing does
+// not know them; the scan's open learns them). A worker that fails is not an error of the run:
+// the pairs it claimed and did not answer are answered null (compare them the usual way); the
+// others go on being claimed.
 
 import { availableParallelism } from 'node:os';
 import type { Worker } from 'node:worker_threads';
 import type { TreeEntry } from '../tree/tree.js';
 import { spawnWorker } from '../util/worker-thread.js';
 import type { FileResult, ProvenanceRequest } from './file-compare.js';
-import { answerSome, type ScanAnswer, type ScanJob, type ScanPair, type Scanned } from './scan-worker.js';
+import { answerSome, emptyAnswer, type ScanAnswer, type ScanJob, type ScanPair, type Scanned } from './scan-worker.js';
 
 export type { Scanned };
 
@@ -61,9 +62,22 @@ const HERE = 1;
 /** Told of each pair of a scan as it is answered (k: the pair's index; null: compare it the usual way). */
 export type OnScanned = (k: number, s: Scanned | null) => void;
 
+/**
+ * Told instead of each pair that holds the same bytes: its size, sha256 and, when asked for, its
+ * expected file's block heads, heads[from, to).
+ */
+export type OnSame = (k: number, size: number, sha256: string, heads: Uint32Array | null, from: number, to: number) => void;
+
+/** What is told of a scan's pairs. */
+export interface ScanListener {
+  each: OnScanned;
+  same: OnSame;
+}
+
 /** The pairs of one scan, and what is left to answer. */
 class Job {
-  readonly claim = new Int32Array(new SharedArrayBuffer(4));
+  /** [next from the front, next from the back] (ScanJob). */
+  readonly claim = new Int32Array(new SharedArrayBuffer(8));
   readonly owner: Int32Array;
   /** Resolved when every pair is answered; rejected with what `each` threw, if it did. */
   readonly finished: Promise<void>;
@@ -77,10 +91,11 @@ class Job {
     readonly pairs: ScanPair[],
     readonly blockSize: number,
     readonly heads: boolean,
-    private readonly each: OnScanned,
+    private readonly tell: ScanListener,
   ) {
     this.owner = new Int32Array(new SharedArrayBuffer(4 * pairs.length));
     this.answered = new Uint8Array(pairs.length);
+    this.claim[1] = pairs.length - 1;
     this.left = pairs.length;
     this.finished = new Promise((res, rej) => {
       this.finish = res;
@@ -94,42 +109,72 @@ class Job {
   }
 
   message(me: number): ScanJob {
-    return { job: this.id, pairs: this.pairs, blockSize: this.blockSize, heads: this.heads, claim: this.claim.buffer as SharedArrayBuffer, owner: this.owner.buffer as SharedArrayBuffer, me };
+    return { job: this.id, pairs: this.pairs, blockSize: this.blockSize, heads: this.heads, claim: this.claim.buffer as SharedArrayBuffer, owner: this.owner.buffer as SharedArrayBuffer, me, fromBack: me === HERE };
   }
 
   /** Pair `k` answered (null: compare it the usual way); a pair answered twice is told once. */
   answer(k: number, s: Scanned | null): void {
-    if (this.answered[k]) return;
-    this.answered[k] = 1;
-    this.left--;
+    if (!this.first(k)) return;
     try {
-      this.each(k, s ? revive(s) : null);
+      this.tell.each(k, s ? revive(s) : null);
     } catch (err) {
       // Told once the scan is over: this may run in a worker's message handler.
       this.failure ??= err;
     }
+    this.settle();
+  }
+
+  /** The pairs of an answer that hold the same bytes. */
+  answerSame(a: ScanAnswer['same']): void {
+    for (let n = 0; n < a.pairs.length; n++) {
+      const k = a.pairs[n]!;
+      if (!this.first(k)) continue;
+      try {
+        this.tell.same(k, a.sizes[n]!, a.sha256[n]!, a.heads, a.at[n]!, a.at[n + 1]!);
+      } catch (err) {
+        this.failure ??= err;
+      }
+      this.settle();
+    }
+  }
+
+  /** Whether pair `k` is answered now for the first time (and counted). */
+  private first(k: number): boolean {
+    if (this.answered[k]) return false;
+    this.answered[k] = 1;
+    this.left--;
+    return true;
+  }
+
+  /** With every pair answered: done, or failed with what a listener threw. */
+  private settle(): void {
     if (this.left > 0) return;
     if (this.failure === null) this.finish();
     else this.fail(this.failure);
   }
 
-  /** Pairs thread `me` claimed, or may have claimed as it died, and did not answer: null. */
+  /**
+   * Pairs thread `me` claimed, or may have claimed as it died (handed out by a counter, owned by
+   * nobody yet), and did not answer: null. A pair a live thread then takes after all is told once.
+   */
   handBack(me: number): void {
-    const claimed = Math.min(Atomics.load(this.claim, 0), this.pairs.length);
-    for (let k = 0; k < claimed; k++) {
+    const front = Atomics.load(this.claim, 0);
+    const back = Atomics.load(this.claim, 1);
+    for (let k = 0; k < this.pairs.length; k++) {
       const o = Atomics.load(this.owner, k);
-      if (o === me || o === 0) this.answer(k, null);
+      if (o === me || (o === 0 && (k < front || k > back))) this.answer(k, null);
     }
   }
 
   /** No pair claimed any more; every one not answered yet: null. */
   stop(): void {
     Atomics.store(this.claim, 0, this.pairs.length);
+    Atomics.store(this.claim, 1, -1);
     for (let k = 0; k < this.pairs.length; k++) this.answer(k, null);
   }
 }
 
-/** Threads scanning pairs: workers and the calling thread claim them in order. */
+/** Threads scanning pairs: workers and the calling thread claim them, from the two ends. */
 export class ScanPool {
   private readonly jobs = new Map<number, Job>();
   private readonly live = new Set<Worker>();
@@ -142,12 +187,12 @@ export class ScanPool {
   }
 
   /**
-   * Scan `pairs`, all handed out at once: `each` is told of every pair as it is answered, and the
+   * Scan `pairs`, all handed out at once: `tell` is told of every pair as it is answered, and the
    * promise resolves when all are.
    */
-  scan(pairs: { e: TreeEntry; a: TreeEntry }[], blockSize: number, heads: boolean, each: OnScanned): Promise<void> {
+  scan(pairs: { e: TreeEntry; a: TreeEntry }[], blockSize: number, heads: boolean, tell: ScanListener): Promise<void> {
     const sent = pairs.map(({ e, a }): ScanPair => ({ expected: e.hostFile!, actual: a.hostFile!, expectedSize: knownSize(e) ?? -1, actualSize: knownSize(a) ?? -1 }));
-    const job = new Job(this.nextJob++, sent, blockSize, heads, each);
+    const job = new Job(this.nextJob++, sent, blockSize, heads, tell);
     if (this.closed) job.stop();
     if (job.done) return job.finished;
     this.jobs.set(job.id, job);
@@ -173,13 +218,14 @@ export class ScanPool {
       await new Promise((res) => setImmediate(res));
       if (this.closed) return;
       const { answer } = await answerSome(msg, job.claim, job.owner, HERE);
-      if (answer.pairs.length === 0) return;
+      if (emptyAnswer(answer)) return;
       this.answered(job, answer);
     }
   }
 
   /** Pairs of `job` answered; a job with none left is forgotten. */
   private answered(job: Job, a: ScanAnswer): void {
+    job.answerSame(a.same);
     for (let n = 0; n < a.pairs.length; n++) job.answer(a.pairs[n]!, a.results[n] ?? null);
     if (job.done) this.jobs.delete(job.id);
   }

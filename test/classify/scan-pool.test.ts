@@ -3,12 +3,15 @@
 // worker that dies hands its pairs back; a file swapped for a symlink or a fifo after the listing
 // is never read through the link nor waited on.
 
+import { createHash } from 'node:crypto';
 import { rm, symlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { execa } from 'execa';
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { compareTrees, type CandidateSource } from '../../src/classify/compare-trees.js';
 import { ScanPool, type Scanned } from '../../src/classify/scan-pool.js';
+import { claimPair } from '../../src/classify/scan-worker.js';
 import { readDirectoryTree } from '../../src/extract/directory-tree.js';
 import { atPath, type Tree } from '../../src/tree/tree.js';
 import { withTempDir } from '../helpers/fs-images.js';
@@ -62,6 +65,37 @@ async function trees(dir: string): Promise<{ e: Tree; a: Tree; candidates: Candi
   return { e, a, candidates: [{ source: 'expected', root: join(dir, 'e'), tree: e, name: (x) => x }] };
 }
 
+describe('claiming pairs from both ends', () => {
+  it('every pair is claimed exactly once, whatever the interleaving of the threads at each end', () => {
+    fc.assert(
+      fc.property(fc.nat(300), fc.array(fc.integer({ min: 2, max: 4 }), { maxLength: 400 }), (n, order) => {
+        // Thread 1 (the calling thread) claims from the back, threads 2-4 from the front; a thread
+        // stops at its first refusal, as answerSome does.
+        const claim = new Int32Array(new SharedArrayBuffer(8));
+        claim[1] = n - 1;
+        const owner = new Int32Array(new SharedArrayBuffer(4 * n));
+        const stopped = new Set<number>();
+        const got = new Map<number, number[]>();
+        const step = (me: number): void => {
+          if (stopped.has(me)) return;
+          const i = claimPair(claim, owner, me, me === 1);
+          if (i < 0) stopped.add(me);
+          else got.set(me, [...(got.get(me) ?? []), i]);
+        };
+        for (const me of order) step(me === 4 ? 1 : me);
+        for (const me of [1, 2, 3]) while (!stopped.has(me)) step(me);
+        const all = [...got.values()].flat().sort((x, y) => x - y);
+        expect(all).toEqual(Array.from({ length: n }, (_, i) => i));
+        for (const [me, list] of got) for (const i of list) expect(owner[i]).toBe(me);
+        // The back's claims are the end of the list, in order.
+        const back = got.get(1) ?? [];
+        expect(back).toEqual(Array.from({ length: back.length }, (_, k) => n - 1 - k));
+      }),
+      { numRuns: 300, seed: 20261127 },
+    );
+  });
+});
+
 describe('scanning pairs of host files', () => {
   it('worker threads and the calling thread give the report the usual comparison gives, file for file', async () => {
     await withTempDir(async (dir) => {
@@ -96,10 +130,12 @@ describe('scanning pairs of host files', () => {
       const once = [...e.keys()].filter((p) => e.get(p)!.kind === 'file').map((p) => ({ e: e.get(p)!, a: a.get(p)! }));
       const pairs = [...once, ...once, ...once, ...once];
       const pool = new ScanPool(1);
-      // One promise per pair, told as its batch is answered (null: handed back).
-      const resolve: ((s: Scanned | null) => void)[] = [];
-      const asked = pairs.map(() => new Promise<Scanned | null>((res) => resolve.push(res)));
-      void pool.scan(pairs, 4096, true, (k, s) => resolve[k]!(s));
+      // One promise per pair, told as it is answered: the same bytes (with their sha256), scanned
+      // and differing, or null (handed back).
+      type Told = { same: string } | Scanned | null;
+      const resolve: ((s: Told) => void)[] = [];
+      const asked = pairs.map(() => new Promise<Told>((res) => resolve.push(res)));
+      void pool.scan(pairs, 4096, true, { each: (k, s) => resolve[k]!(s), same: (k, _size, sha256) => resolve[k]!({ same: sha256 }) });
       // Once it has claimed a batch, the worker is stopped under the pool's feet (as a crash or its
       // heap cap would).
       const inside = pool as unknown as { live: Set<{ terminate(): Promise<number> }>; jobs: Map<number, { owner: Int32Array }> };
@@ -114,8 +150,11 @@ describe('scanning pairs of host files', () => {
       await pool.close();
       for (const [i, s] of got.entries()) {
         if (!s) continue; // handed back: compared the usual way
-        const same = Buffer.compare(expected[pairs[i]!.e.path]!, actual[pairs[i]!.e.path]!) === 0;
-        expect(s.scan.runs.length === 0, pairs[i]!.e.path).toBe(same);
+        const path = pairs[i]!.e.path;
+        const same = Buffer.compare(expected[path]!, actual[path]!) === 0;
+        expect('same' in s, path).toBe(same);
+        if ('same' in s) expect(s.same, path).toBe(createHash('sha256').update(expected[path]!).digest('hex'));
+        else expect(s.scan.runs.length, path).toBeGreaterThan(0);
       }
       expect(got.some((s) => s !== null)).toBe(true);
     });
