@@ -7,7 +7,7 @@
 // (file-compare.ts, any producer) or in a same-bytes worker (host files); what it finds is plain
 // data that crosses threads.
 
-import { createHash, type Hash } from 'node:crypto';
+import { createHash, hash, type Hash } from 'node:crypto';
 import type { Region, RegionClass } from '../report/schema.js';
 import { BLOCK, headHashes } from './block-hash.js';
 import { isAllZero, isPaddedText } from './bytes.js';
@@ -86,11 +86,24 @@ export class RegionList {
   }
 }
 
-/** Streaming sha256 of both sides, hashing once while they agree. */
+/**
+ * Streaming sha256 of both sides, hashing once while they agree. A file read in one chunk (most
+ * files of a tree: small ones) is hashed in one call, with no Hash object: each is a native
+ * object the collector must track, and making one cost more than hashing a few KiB.
+ */
 export class PairHash {
-  private readonly e: Hash = createHash('sha256');
+  private e: Hash | null = null;
   private a: Hash | null = null;
+  private whole: [string, string] | null = null;
+  /** `size`: both files', when it is the same (-1: the one-call shortcut is not taken). */
+  constructor(private readonly size = -1) {}
   update(eb: Uint8Array, ab: Uint8Array, same: boolean): void {
+    if (!this.e && eb.length === this.size) {
+      const e = hash('sha256', eb, 'hex');
+      this.whole = [e, same ? e : hash('sha256', ab, 'hex')];
+      return;
+    }
+    this.e ??= createHash('sha256');
     if (same && !this.a) {
       this.e.update(eb);
       return;
@@ -100,6 +113,8 @@ export class PairHash {
     this.a.update(ab);
   }
   digest(): [string, string] {
+    if (this.whole) return this.whole;
+    this.e ??= createHash('sha256');
     const e = this.e.digest('hex');
     return [e, this.a ? this.a.digest('hex') : e];
   }
@@ -120,7 +135,7 @@ export class Heads {
 export class SameSizeScanner {
   private readonly runs: RawRun[] = [];
   private readonly regions = new RegionList();
-  private readonly hash = new PairHash();
+  private readonly hash: PairHash;
   private readonly heads: Heads | null;
 
   constructor(
@@ -129,6 +144,7 @@ export class SameSizeScanner {
     heads: boolean,
   ) {
     this.heads = heads ? new Heads(size) : null;
+    this.hash = new PairHash(size);
   }
 
   /** The chunk at `pos` of each side (as long as each other: the files are the same size). */
