@@ -119,7 +119,8 @@ const headScratchWords = new Int32Array(headScratch.buffer);
  * every byte read, and code that bails out on a new shape is compiled again and again.
  */
 export function headHashes(buf: Uint8Array, out: Uint32Array, at: number): void {
-  const blocks = Math.min(Math.ceil(buf.length / BLOCK), out.length - at);
+  // None past the end of `out` (the shorter side of a pair of different sizes has no more).
+  const blocks = Math.max(0, Math.min(Math.ceil(buf.length / BLOCK), out.length - at));
   const whole = Math.min(Math.floor(buf.length / BLOCK), blocks);
   const aligned = buf.byteOffset % 4 === 0;
   const words = new Int32Array(buf.buffer, aligned ? buf.byteOffset : 0, aligned ? whole * WORDS : 0);

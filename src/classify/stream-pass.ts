@@ -15,8 +15,13 @@ import { directoryChunks } from './directory-block.js';
 import { isJunk } from './judge.js';
 
 export const SECTOR = BLOCK;
-/** Chunk size of every streaming read (a multiple of any block size the classifier takes). */
-export const CHUNK = 512 * 1024;
+/**
+ * Chunk size of every streaming read (a multiple of any block size the classifier takes). Both
+ * sides' chunks stay in a core's L2 cache (1 MiB here) from the kernel's copy through the compare
+ * and the hash: reading, comparing and hashing a pair of large files ran at 2.0 GB/s with 64 or
+ * 128 KiB chunks, and at 1.1 GB/s with 256 KiB or more.
+ */
+export const CHUNK = 128 * 1024;
 /** The most regions reported for one file (runs of the same class are merged already). */
 const MAX_REGIONS = 10_000;
 

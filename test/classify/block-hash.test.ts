@@ -33,4 +33,13 @@ describe('headHashes', () => {
     expect(out[1]).toBe(0);
     expect([...out.subarray(2)]).toEqual(expectedHeads(buf).slice(0, 2));
   });
+
+  it('writes nothing for a chunk past the end of `out` (the longer side of a pair of different sizes)', () => {
+    const out = new Uint32Array(4);
+    for (const at of [4, 5, 300]) {
+      headHashes(randomBytes(3 * 512), out, at);
+      headHashes(Buffer.alloc(0), out, at);
+    }
+    expect([...out]).toEqual([0, 0, 0, 0]);
+  });
 });
