@@ -329,12 +329,25 @@ async function request(as: Side, r: RawRun, run: number, j: RunJudgement, wholeF
 
 async function readRun(side: Side, start: number, len: number): Promise<Uint8Array> {
   if (len <= RUN_WHOLE) return side.read(start, len);
-  // A long run: evenly spaced pieces (the same offsets on both sides).
+  // A long run: evenly spaced pieces (the same offsets on both sides), read into one buffer.
   const pieces = 16;
   const piece = Math.floor(RUN_SAMPLE / pieces);
   const step = Math.floor((len - piece) / (pieces - 1));
-  const parts = await Promise.all(Array.from({ length: pieces }, (_, i) => side.read(start + i * step, piece)));
-  return Buffer.concat(parts);
+  const out = Buffer.allocUnsafe(pieces * piece);
+  await Promise.all(Array.from({ length: pieces }, (_, i) => readInto(side, start + i * step, out.subarray(i * piece, (i + 1) * piece))));
+  return out;
+}
+
+/**
+ * `into.length` bytes at `pos` (fewer at the end) in `into`, whatever the side: a side read whole
+ * answers a view of its buffer, copied here. The judging of a large file reads windows of a few
+ * hundred KiB dozens of times; read into buffers of its own, they were garbage that a thread
+ * doing little else left to pile up (tens of MB) before its collector ran.
+ */
+async function readInto(side: Side, pos: number, into: Buffer): Promise<Buffer> {
+  const got = await side.chunk(pos, into);
+  if (got.buffer !== into.buffer || got.byteOffset !== into.byteOffset) into.set(got);
+  return into.subarray(0, got.length);
 }
 
 /** Explained fraction of a run of a small file (both sides in memory). */
@@ -358,16 +371,20 @@ async function explainLarge(es: Side, as: Side, run: { start: number; end: numbe
   const step = pieces === 1 ? 0 : Math.floor((len - piece) / (pieces - 1));
   let fwd = 0;
   let back = 0;
+  // Every piece and window read into the same few buffers (readInto).
+  const pieceBuf = whole ? null : { a: Buffer.allocUnsafe(piece), e: Buffer.allocUnsafe(piece) };
+  let winBuf: Buffer | null = null;
+  const windowOf = (n: number): Buffer => (winBuf ??= Buffer.allocUnsafe(Math.min(es.size, piece + 2 * WINDOW))).subarray(0, n);
   for (let i = 0; i < pieces; i++) {
     const at = start + i * step;
     const from = Math.max(0, at - WINDOW);
     const to = Math.min(es.size, at + piece + WINDOW);
-    const [a, e] = whole ?? (await Promise.all([as.read(at, piece), es.read(at, piece)]));
+    const [a, e] = whole ?? (await Promise.all([readInto(as, at, pieceBuf!.a), readInto(es, at, pieceBuf!.e)]));
     const isPiece = whole !== null && from === at && to === at + piece;
-    const win = isPiece ? e : await es.read(from, to - from);
+    const win = isPiece ? e : await readInto(es, from, windowOf(to - from));
     fwd += relatedness(a, e, new Context(win, text)).explained;
     if (wholeFile) {
-      const awin = isPiece ? a : await as.read(from, to - from);
+      const awin = isPiece ? a : await readInto(as, from, windowOf(to - from));
       back += relatedness(e, a, new Context(awin, text)).explained;
     }
   }
