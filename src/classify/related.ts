@@ -67,8 +67,8 @@ export function normaliseText(input: Uint8Array, withMap = false): { text: Uint8
 const BASE = 0x01000193;
 
 /** The hash of every k-gram of buf, in order: a polynomial rolling hash, 32 bits. */
-function kgramHashes(buf: Uint8Array, k: number): Uint32Array {
-  const out = new Uint32Array(Math.max(0, buf.length - k + 1));
+function kgramHashes(buf: Uint8Array, k: number, into?: Uint32Array): Uint32Array {
+  const out = into ?? new Uint32Array(Math.max(0, buf.length - k + 1));
   if (buf.length < k) return out;
   let pow = 1;
   for (let i = 0; i < k - 1; i++) pow = Math.imul(pow, BASE);
@@ -157,10 +157,20 @@ class HashSet32 {
   private readonly slots: Uint32Array;
   private readonly mask: number;
   constructor(capacity: number) {
-    let size = 1024;
-    while (size < capacity * 2) size *= 2;
+    const size = HashSet32.slotsFor(capacity);
     this.slots = new Uint32Array(size);
     this.mask = size - 1;
+  }
+  static slotsFor(capacity: number): number {
+    let size = 1024;
+    while (size < capacity * 2) size *= 2;
+    return size;
+  }
+  get slotCount(): number {
+    return this.slots.length;
+  }
+  clear(): void {
+    this.slots.fill(0);
   }
   add(h: number): void {
     const v = h || 1;
@@ -190,6 +200,31 @@ class HashSet32 {
 }
 
 /**
+ * The filter and the sets are reused from one measure to the next (cover runs start to end
+ * without yielding): each is 128-512 KiB, and four new ones a measure were tens of MB of garbage
+ * for one large damaged file (32 measures), which a thread doing little else let pile up.
+ */
+const FILTER = new Uint32Array(1 << 15);
+let kgramSpace = new Uint32Array(0);
+const spareSets = new Map<number, HashSet32[]>();
+/** Sets larger than this are not kept for reuse. */
+const SPARE_MAX_SLOTS = 1 << 20;
+
+function takeSet(capacity: number): HashSet32 {
+  const s = spareSets.get(HashSet32.slotsFor(capacity))?.pop();
+  if (!s) return new HashSet32(capacity);
+  s.clear();
+  return s;
+}
+
+function giveSet(s: HashSet32): void {
+  if (s.slotCount > SPARE_MAX_SLOTS) return;
+  const list = spareSets.get(s.slotCount) ?? [];
+  if (list.length < 2) list.push(s);
+  spareSets.set(s.slotCount, list);
+}
+
+/**
  * An expected context to measure stretches against. The set is built from the (small) stretch and
  * the context is only rolled over, so a large context costs a pass of arithmetic, not a table of
  * its own.
@@ -207,19 +242,17 @@ export class Context {
   }
 
   /** The hashes of `hashes` that some k-gram of the context has. */
-  private found(hashes: Uint32Array): HashSet32 {
+  private found(hashes: Uint32Array, want: HashSet32, found: HashSet32): void {
     // A bit per 2^20 hash values in front of the set: most k-grams of the context are wanted by
     // no stretch, and a bit test in a 128 KiB array is far cheaper than a probe of the set.
-    const want = new HashSet32(hashes.length);
-    const bits = new Uint32Array(1 << 15);
+    const bits = FILTER;
+    bits.fill(0);
     for (let i = 0; i < hashes.length; i++) {
       const h = hashes[i]!;
       want.add(h);
       bits[(h >>> 5) & 0x7fff]! |= 1 << (h & 31);
     }
-    const found = new HashSet32(hashes.length);
     rollContext(this.src, this.k, bits, want, found);
-    return found;
   }
 
   /**
@@ -229,22 +262,29 @@ export class Context {
   cover(stretches: Uint8Array[], covered: Uint8Array[]): void {
     const k = this.k;
     const parts: { text: Uint8Array; map: Uint32Array | null; hashes: Uint32Array; length: number }[] = [];
+    const texts: { text: Uint8Array; map: Uint32Array | null }[] = [];
     let total = 0;
     for (let n = 0; n < stretches.length; n++) {
-      const st = plain(stretches[n]!);
-      const { text, map } = this.text ? normaliseText(st, true) : { text: st, map: null };
-      const hashes = kgramHashes(text, k);
-      parts.push({ text, map, hashes, length: st.length });
-      total += hashes.length;
+      const t = this.text ? normaliseText(plain(stretches[n]!), true) : { text: plain(stretches[n]!), map: null };
+      texts.push(t);
+      total += Math.max(0, t.text.length - k + 1);
     }
-    const all = new Uint32Array(total);
+    // Every stretch's k-gram hashes, one after another in one reused array (see FILTER).
+    if (kgramSpace.length < total) kgramSpace = new Uint32Array(total);
+    const all = kgramSpace.subarray(0, total);
     let at = 0;
-    for (let n = 0; n < parts.length; n++) {
-      all.set(parts[n]!.hashes, at);
-      at += parts[n]!.hashes.length;
+    for (let n = 0; n < texts.length; n++) {
+      const { text, map } = texts[n]!;
+      const hashes = kgramHashes(text, k, all.subarray(at, at + Math.max(0, text.length - k + 1)));
+      parts.push({ text, map, hashes, length: stretches[n]!.length });
+      at += hashes.length;
     }
-    const found = this.found(all);
+    const want = takeSet(total);
+    const found = takeSet(total);
+    this.found(all, want, found);
     for (let n = 0; n < parts.length; n++) markFound(parts[n]!, found, k, covered[n]!);
+    giveSet(want);
+    giveSet(found);
   }
 }
 

@@ -5,12 +5,13 @@
 // with synchronous reads, by worker threads and by the calling thread between its own work, so
 // every core does it; the calling thread compares the other pairs itself, the usual way.
 //
-// Every thread is sent all the pairs of a scan at once and claims the next one itself (an atomic
-// counter shared by all): a worker never waits for the calling thread, busy with pairs of its own,
-// to hand it work, and claiming pair by pair needs no sizes to balance the threads (a host
-// directory's listing does not know them; the scan's open learns them). A worker that fails is
-// not an error of the run: the pairs it claimed and did not answer are answered null (compare
-// them the usual way); the others go on being claimed.
+// Every thread is sent all the pairs of a scan at once and claims the next one itself (atomic
+// counters shared by all, workers from the front, the calling thread from the back: ScanJob): a
+// worker never waits for the calling thread, busy with pairs of its own, to hand it work, and
+// claiming pair by pair needs no sizes to balance the threads (a host directory's listing does
+// not know them; the scan's open learns them). A worker that fails is not an error of the run:
+// the pairs it claimed and did not answer are answered null (compare them the usual way); the
+// others go on being claimed.
 
 import { availableParallelism } from 'node:os';
 import type { Worker } from 'node:worker_threads';
@@ -75,7 +76,8 @@ export interface ScanListener {
 
 /** The pairs of one scan, and what is left to answer. */
 class Job {
-  readonly claim = new Int32Array(new SharedArrayBuffer(4));
+  /** [next from the front, next from the back] (ScanJob). */
+  readonly claim = new Int32Array(new SharedArrayBuffer(8));
   readonly owner: Int32Array;
   /** Resolved when every pair is answered; rejected with what `each` threw, if it did. */
   readonly finished: Promise<void>;
@@ -93,6 +95,7 @@ class Job {
   ) {
     this.owner = new Int32Array(new SharedArrayBuffer(4 * pairs.length));
     this.answered = new Uint8Array(pairs.length);
+    this.claim[1] = pairs.length - 1;
     this.left = pairs.length;
     this.finished = new Promise((res, rej) => {
       this.finish = res;
@@ -106,7 +109,7 @@ class Job {
   }
 
   message(me: number): ScanJob {
-    return { job: this.id, pairs: this.pairs, blockSize: this.blockSize, heads: this.heads, claim: this.claim.buffer as SharedArrayBuffer, owner: this.owner.buffer as SharedArrayBuffer, me, calling: me === HERE };
+    return { job: this.id, pairs: this.pairs, blockSize: this.blockSize, heads: this.heads, claim: this.claim.buffer as SharedArrayBuffer, owner: this.owner.buffer as SharedArrayBuffer, me, fromBack: me === HERE };
   }
 
   /** Pair `k` answered (null: compare it the usual way); a pair answered twice is told once. */
@@ -150,23 +153,28 @@ class Job {
     else this.fail(this.failure);
   }
 
-  /** Pairs thread `me` claimed, or may have claimed as it died, and did not answer: null. */
+  /**
+   * Pairs thread `me` claimed, or may have claimed as it died (handed out by a counter, owned by
+   * nobody yet), and did not answer: null. A pair a live thread then takes after all is told once.
+   */
   handBack(me: number): void {
-    const claimed = Math.min(Atomics.load(this.claim, 0), this.pairs.length);
-    for (let k = 0; k < claimed; k++) {
+    const front = Atomics.load(this.claim, 0);
+    const back = Atomics.load(this.claim, 1);
+    for (let k = 0; k < this.pairs.length; k++) {
       const o = Atomics.load(this.owner, k);
-      if (o === me || o === 0) this.answer(k, null);
+      if (o === me || (o === 0 && (k < front || k > back))) this.answer(k, null);
     }
   }
 
   /** No pair claimed any more; every one not answered yet: null. */
   stop(): void {
     Atomics.store(this.claim, 0, this.pairs.length);
+    Atomics.store(this.claim, 1, -1);
     for (let k = 0; k < this.pairs.length; k++) this.answer(k, null);
   }
 }
 
-/** Threads scanning pairs: workers and the calling thread claim them in order. */
+/** Threads scanning pairs: workers and the calling thread claim them, from the two ends. */
 export class ScanPool {
   private readonly jobs = new Map<number, Job>();
   private readonly live = new Set<Worker>();

@@ -7,9 +7,11 @@ import { createHash } from 'node:crypto';
 import { rm, symlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { execa } from 'execa';
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { compareTrees, type CandidateSource } from '../../src/classify/compare-trees.js';
 import { ScanPool, type Scanned } from '../../src/classify/scan-pool.js';
+import { claimPair } from '../../src/classify/scan-worker.js';
 import { readDirectoryTree } from '../../src/extract/directory-tree.js';
 import { atPath, type Tree } from '../../src/tree/tree.js';
 import { withTempDir } from '../helpers/fs-images.js';
@@ -62,6 +64,37 @@ async function trees(dir: string): Promise<{ e: Tree; a: Tree; candidates: Candi
   const a = await readDirectoryTree(join(dir, 'a'));
   return { e, a, candidates: [{ source: 'expected', root: join(dir, 'e'), tree: e, name: (x) => x }] };
 }
+
+describe('claiming pairs from both ends', () => {
+  it('every pair is claimed exactly once, whatever the interleaving of the threads at each end', () => {
+    fc.assert(
+      fc.property(fc.nat(300), fc.array(fc.integer({ min: 2, max: 4 }), { maxLength: 400 }), (n, order) => {
+        // Thread 1 (the calling thread) claims from the back, threads 2-4 from the front; a thread
+        // stops at its first refusal, as answerSome does.
+        const claim = new Int32Array(new SharedArrayBuffer(8));
+        claim[1] = n - 1;
+        const owner = new Int32Array(new SharedArrayBuffer(4 * n));
+        const stopped = new Set<number>();
+        const got = new Map<number, number[]>();
+        const step = (me: number): void => {
+          if (stopped.has(me)) return;
+          const i = claimPair(claim, owner, me, me === 1);
+          if (i < 0) stopped.add(me);
+          else got.set(me, [...(got.get(me) ?? []), i]);
+        };
+        for (const me of order) step(me === 4 ? 1 : me);
+        for (const me of [1, 2, 3]) while (!stopped.has(me)) step(me);
+        const all = [...got.values()].flat().sort((x, y) => x - y);
+        expect(all).toEqual(Array.from({ length: n }, (_, i) => i));
+        for (const [me, list] of got) for (const i of list) expect(owner[i]).toBe(me);
+        // The back's claims are the end of the list, in order.
+        const back = got.get(1) ?? [];
+        expect(back).toEqual(Array.from({ length: back.length }, (_, k) => n - 1 - k));
+      }),
+      { numRuns: 300, seed: 20261127 },
+    );
+  });
+});
 
 describe('scanning pairs of host files', () => {
   it('worker threads and the calling thread give the report the usual comparison gives, file for file', async () => {
