@@ -109,7 +109,7 @@ class Job {
   }
 
   message(me: number): ScanJob {
-    return { job: this.id, pairs: this.pairs, blockSize: this.blockSize, heads: this.heads, claim: this.claim.buffer as SharedArrayBuffer, owner: this.owner.buffer as SharedArrayBuffer, me, fromBack: me === HERE };
+    return { job: this.id, pairs: this.pairs, blockSize: this.blockSize, heads: this.heads, claim: this.claim.buffer as SharedArrayBuffer, owner: this.owner.buffer as SharedArrayBuffer, me, fromBack: me === HERE, calling: me === HERE };
   }
 
   /** Pair `k` answered (null: compare it the usual way); a pair answered twice is told once. */

@@ -185,8 +185,10 @@ export interface ScanJob {
   owner: SharedArrayBuffer;
   /** This thread's number in `owner`. */
   me: number;
-  /** Whether this thread claims from the back: the calling thread, which keeps its results whole (judgePair). */
+  /** Whether this thread claims from the back. */
   fromBack: boolean;
+  /** Whether this is the calling thread, which keeps its results whole (judgePair). */
+  calling: boolean;
 }
 
 /**
@@ -214,7 +216,7 @@ export async function answerSome(j: ScanJob, claim: Int32Array, owner: Int32Arra
   for (let n = 0; n < ANSWER_PAIRS && bytes < ANSWER_BYTES; n++) {
     const i = claimPair(claim, owner, me, j.fromBack);
     if (i < 0) break;
-    const s = await answerPair(j.pairs[i]!, j.blockSize, j.heads, j.fromBack);
+    const s = await answerPair(j.pairs[i]!, j.blockSize, j.heads, j.calling);
     bytes += s?.scan.size ?? 0;
     if (s && s.scan.runs.length === 0) {
       same.pairs.push(i);
@@ -230,14 +232,18 @@ export async function answerSome(j: ScanJob, claim: Int32Array, owner: Int32Arra
     answer.results.push(s);
   }
   if (j.heads && same.pairs.length > 0) {
-    const all = new Uint32Array(headBlocks);
-    let o = 0;
-    for (const h of heads) {
-      all.set(h, o);
-      o += h.length;
+    // One pair's (a large file, most often, alone in its answer) go as they are: a copy would be
+    // garbage of 8 KiB a MiB of file.
+    const all = heads.length === 1 && heads[0]!.byteOffset === 0 && heads[0]!.length === heads[0]!.buffer.byteLength / 4 ? heads[0]! : new Uint32Array(headBlocks);
+    if (all !== heads[0]) {
+      let o = 0;
+      for (const h of heads) {
+        all.set(h, o);
+        o += h.length;
+      }
     }
     same.heads = all;
-    transfer.push(all.buffer);
+    transfer.push(all.buffer as ArrayBuffer);
   }
   return { answer, transfer };
 }
