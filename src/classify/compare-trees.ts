@@ -522,9 +522,9 @@ async function trace(pending: Pending[], opts: CompareOptions, book: HeadBook): 
 
 /**
  * The first pass: every path compared. The pairs of host files are handed to the scan pool all at
- * once and made reports of as its batches are answered (most are the same bytes, or judged by
- * the thread that scanned them); the other paths, and the pairs the pool left, are compared here,
- * a few at a time, as they come.
+ * once and made reports of as they are answered (most are the same bytes, or judged by the thread
+ * that scanned them); the other paths, and the pairs the pool left, are compared here, a few at a
+ * time, as they come.
  */
 async function firstPass(list: string[], expected: Tree, actual: Tree, opts: CompareOptions, book: HeadBook): Promise<Pending[]> {
   const out = new Array<Pending>(list.length);

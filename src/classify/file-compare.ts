@@ -1,4 +1,4 @@
-// One file against its expected source, streamed: both sides are read in 512 KiB chunks through
+// One file against its expected source, streamed: both sides are read in 128 KiB chunks through
 // reused buffers (files up to 256 KiB whole), hashed, compared chunk by chunk and, where a chunk
 // differs, block by block (stream-pass.ts, which a scan worker may have run already); only the
 // stretches that differ are looked at again, in bounded windows. Memory per file is a few MiB
@@ -54,7 +54,7 @@ interface Side {
 const chunkPool: Buffer[] = [];
 const takeChunk = (): Buffer => chunkPool.pop() ?? Buffer.allocUnsafe(CHUNK);
 const giveChunk = (b: Buffer): void => {
-  // A few spare: each is 512 KiB, kept for the whole run (in each thread).
+  // A few spare: each is CHUNK bytes, kept for the whole run (in each thread).
   if (chunkPool.length < 4) chunkPool.push(b);
 };
 
