@@ -16,11 +16,11 @@ import { BLOCK, hashBlock, newHashes } from './block-hash.js';
 import { isAllZero } from './bytes.js';
 import { DEFAULT_BLOCK_SIZE } from './content.js';
 import { decodeDirectoryBlock } from './directory-block.js';
-import { compareFile, matchResult, REQUEST_HEAD, type FileResult, type ProvenanceRequest } from './file-compare.js';
+import { compareFile, REQUEST_HEAD, type FileResult, type ProvenanceRequest } from './file-compare.js';
 import { sha256Hex } from './hash.js';
 import { indexTree } from './index-corpus.js';
 import { ProvenanceIndex, readRange, Wanted, type Match } from './provenance.js';
-import { ScanPool, scannable, scanWorkers, type Scanned } from './scan-pool.js';
+import { ScanPool, scannable, scanWorkers } from './scan-pool.js';
 import type { SameSizeScan } from './stream-pass.js';
 
 /** A tree whose files may be named as the origin of stale bytes (structurally extract's CandidateTree). */
@@ -222,16 +222,6 @@ function compared(e: TreeEntry, a: TreeEntry, res: FileResult, book: HeadBook): 
   // Kept for the second pass only when it has something to trace.
   const keep = res.requests.length > 0 || res.dirRequests.length > 0;
   return { report: r, result: keep ? res : undefined, actual: a };
-}
-
-/**
- * What the scan pool made of a pair: the same bytes (nothing left to read), or the file judged;
- * null for a pair it left to the usual path (with its scan, when it made one).
- */
-function fromScan(s: Scanned | null): FileResult | null {
-  if (!s) return null;
-  if (s.scan.runs.length === 0) return { ...matchResult(s.scan.size, s.scan.expectedSha256), expectedHeads: s.scan.heads ?? undefined };
-  return s.result;
 }
 
 /** A file present in the layer but not among the expected sources; self-evidence in `detail`. */
@@ -562,7 +552,9 @@ async function firstPass(list: string[], expected: Tree, actual: Tree, opts: Com
           e.sawSize?.(s.scan.size);
           a.sawSize?.(s.scan.size);
         }
-        const res = fromScan(s);
+        // The pairs told here differ (the same bytes are told to `same`): judged by the thread
+        // that scanned them, or left (with their scan, when there is one) to the usual path.
+        const res = s?.result ?? null;
         if (res) finished(i, compared(e, a, res, book));
         else compareHere(i, s?.scan);
       },

@@ -54,8 +54,8 @@ export interface ScanAnswer {
 }
 
 /** Answers go back a few dozen pairs or a few MB at a time: few messages, none held long. */
-export const ANSWER_PAIRS = 64;
-export const ANSWER_BYTES = 8 * 1024 * 1024;
+const ANSWER_PAIRS = 64;
+const ANSWER_BYTES = 8 * 1024 * 1024;
 
 /** Fill `buf` from `pos`, as far as the file goes. */
 function fill(fd: number, buf: Buffer, pos: number): number {
@@ -234,8 +234,9 @@ export async function answerSome(j: ScanJob, claim: Int32Array, owner: Int32Arra
   if (j.heads && same.pairs.length > 0) {
     // One pair's (a large file, most often, alone in its answer) go as they are: a copy would be
     // garbage of 8 KiB a MiB of file.
-    const all = heads.length === 1 && heads[0]!.byteOffset === 0 && heads[0]!.length === heads[0]!.buffer.byteLength / 4 ? heads[0]! : new Uint32Array(headBlocks);
-    if (all !== heads[0]) {
+    let all = heads[0]!;
+    if (heads.length > 1) {
+      all = new Uint32Array(headBlocks);
       let o = 0;
       for (const h of heads) {
         all.set(h, o);

@@ -59,6 +59,17 @@ async function swappedAfterListing(dir: string, swap: (file: string, original: s
 }
 
 
+/** With and without workers: the swapped file alone differs, reported unreadable with `reason`. */
+async function expectOnlySwappedUnreadable(e: Tree, a: Tree, candidates: CandidateSource[], reason: string): Promise<void> {
+  for (const workers of [0, 1]) {
+    const r = await compareTrees(e, a, { candidates, workers });
+    const f = r.find((x) => x.path === SWAPPED)!;
+    expect(f.class, `workers: ${workers}`).toBe('unreadable');
+    expect(f.detail).toMatchObject({ side: 'host', reason: expect.stringContaining(reason) });
+    expect(r.filter((x) => x.class !== 'match')).toHaveLength(1);
+  }
+}
+
 async function trees(dir: string): Promise<{ e: Tree; a: Tree; candidates: CandidateSource[] }> {
   const e = await readDirectoryTree(join(dir, 'e'));
   const a = await readDirectoryTree(join(dir, 'a'));
@@ -185,13 +196,7 @@ describe('scanning pairs of host files', () => {
   it('a file removed after the listing is reported unreadable, with and without workers', async () => {
     await withTempDir(async (dir) => {
       const { e, a, candidates } = await swappedAfterListing(dir, async () => {});
-      for (const workers of [0, 1]) {
-        const r = await compareTrees(e, a, { candidates, workers });
-        const f = r.find((x) => x.path === SWAPPED)!;
-        expect(f.class, `workers: ${workers}`).toBe('unreadable');
-        expect(f.detail).toMatchObject({ side: 'host', reason: expect.stringContaining('does not exist') });
-        expect(r.filter((x) => x.class !== 'match')).toHaveLength(1);
-      }
+      await expectOnlySwappedUnreadable(e, a, candidates, 'does not exist');
     });
   });
 
@@ -199,13 +204,7 @@ describe('scanning pairs of host files', () => {
     await withTempDir(async (dir) => {
       // Same size, same bytes: read through the link, it would pass as intact.
       const { e, a, candidates } = await swappedAfterListing(dir, (file, original) => symlink(original, file));
-      for (const workers of [0, 1]) {
-        const r = await compareTrees(e, a, { candidates, workers });
-        const f = r.find((x) => x.path === SWAPPED)!;
-        expect(f.class, `workers: ${workers}`).toBe('unreadable');
-        expect(f.detail).toMatchObject({ side: 'host', reason: expect.stringContaining('is a symbolic link now (not followed)') });
-        expect(r.filter((x) => x.class !== 'match')).toHaveLength(1);
-      }
+      await expectOnlySwappedUnreadable(e, a, candidates, 'is a symbolic link now (not followed)');
     });
   });
 
